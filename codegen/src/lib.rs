@@ -1,0 +1,166 @@
+//! # grpc-wasi-codegen
+//!
+//! Generates [prost](https://docs.rs/prost) messages and grpc-wasi client stubs from `.proto`
+//! files, two ways:
+//!
+//! - from `build.rs`, with no system `protoc` (the `.proto` files are parsed by `protox`):
+//!
+//!   ```no_run
+//!   // build.rs
+//!   fn main() -> Result<(), grpc_wasi_codegen::Error> {
+//!       grpc_wasi_codegen::compile_protos(&["proto/echo.proto"], &["proto"])?;
+//!       Ok(())
+//!   }
+//!   ```
+//!
+//!   then, in the crate: `mod echo { grpc_wasi_codegen::include_proto!("grpc.examples.echo"); }`
+//!   (the argument is the proto package);
+//!
+//! - as a protoc plugin: `protoc --plugin=protoc-gen-grpc-wasi=PATH --grpc-wasi_out=DIR
+//!   echo.proto` writes one file per proto package (`grpc.examples.echo.rs`).
+//!
+//! Each service `Foo` becomes a module `foo_client` with a `FooClient` (names as tonic-build
+//! gives them): `FooClient::new(channel)`, one async method per RPC in snake_case. Proto
+//! comments become rustdoc.
+
+mod client;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub use client::ClientGenerator;
+use prost_types::FileDescriptorSet;
+
+/// The error of code generation: a `.proto` that does not parse or resolve, or a failure to
+/// write the output.
+pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Includes the code generated in `OUT_DIR` for a proto package, e.g.
+/// `include_proto!("grpc.examples.echo")`.
+#[macro_export]
+macro_rules! include_proto {
+    ($package:tt) => {
+        include!(concat!(env!("OUT_DIR"), concat!("/", $package, ".rs")));
+    };
+}
+
+/// Compiles `protos` (searched for in `includes`) into `OUT_DIR`, one `PACKAGE.rs` a proto
+/// package, and tells cargo to rerun when they change. Shorthand for
+/// `configure().compile_protos(protos, includes)`.
+///
+/// Errors: a `.proto` that cannot be found, parsed or resolved (the message names the file and
+/// line); `OUT_DIR` unset (not in a build script) or not writable.
+pub fn compile_protos(
+    protos: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> Result<(), Error> {
+    configure().compile_protos(protos, includes)
+}
+
+/// A [`Builder`] with the defaults: output to `OUT_DIR`, client stubs on, `cargo:rerun-if-changed`
+/// lines on.
+pub fn configure() -> Builder {
+    Builder {
+        out_dir: None,
+        build_client: true,
+        emit_rerun_if_changed: true,
+    }
+}
+
+/// Options for code generation; made by [`configure`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    out_dir: Option<PathBuf>,
+    build_client: bool,
+    emit_rerun_if_changed: bool,
+}
+
+impl Builder {
+    /// Writes the generated files to `dir` instead of `OUT_DIR`.
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// Generates client stubs (default `true`); `false` generates the messages only.
+    pub fn build_client(mut self, enable: bool) -> Self {
+        self.build_client = enable;
+        self
+    }
+
+    /// Prints `cargo:rerun-if-changed` for every `.proto` read (default `true`).
+    pub fn emit_rerun_if_changed(mut self, enable: bool) -> Self {
+        self.emit_rerun_if_changed = enable;
+        self
+    }
+
+    /// Parses `protos` with `protox` (imports searched for in `includes`) and writes the code.
+    ///
+    /// Errors: as [`compile_protos`].
+    pub fn compile_protos(
+        self,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> Result<(), Error> {
+        let fds = protox::compile(protos, includes)?;
+        if self.emit_rerun_if_changed {
+            for proto in protos {
+                println!("cargo:rerun-if-changed={}", proto.as_ref().display());
+            }
+            for include in includes {
+                println!("cargo:rerun-if-changed={}", include.as_ref().display());
+            }
+        }
+        let out_dir = match self.out_dir {
+            Some(dir) => dir,
+            None => PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?),
+        };
+        let mut config = prost_config(self.build_client);
+        config.out_dir(out_dir);
+        config.compile_fds(fds)?;
+        Ok(())
+    }
+}
+
+/// The prost-build configuration both the build.rs API and the plugin use.
+fn prost_config(build_client: bool) -> prost_build::Config {
+    let mut config = prost_build::Config::new();
+    if build_client {
+        config.service_generator(Box::new(ClientGenerator));
+    }
+    config
+}
+
+/// Generates the code for the files named in `files_to_generate` of `fds`: a map from output
+/// file name (`PACKAGE.rs`, or `_.rs` for files without a package) to its contents.
+///
+/// This is what the protoc plugin writes. Errors: an invalid descriptor (a type that does not
+/// resolve).
+pub fn generate(
+    fds: &FileDescriptorSet,
+    files_to_generate: &[String],
+    build_client: bool,
+) -> Result<HashMap<String, String>, Error> {
+    // Every file goes in, so types from imports resolve; only the packages of the files to
+    // generate come out.
+    let module_of = |f: &prost_types::FileDescriptorProto| {
+        prost_build::Module::from_protobuf_package_name(f.package())
+    };
+    let wanted: Vec<_> = fds
+        .file
+        .iter()
+        .filter(|f| {
+            files_to_generate
+                .iter()
+                .any(|n| Some(n.as_str()) == f.name.as_deref())
+        })
+        .map(module_of)
+        .collect();
+    let requests = fds.file.iter().map(|f| (module_of(f), f.clone())).collect();
+    let modules = prost_config(build_client).generate(requests)?;
+    Ok(modules
+        .into_iter()
+        .filter(|(module, _)| wanted.contains(module))
+        .map(|(module, code)| (module.to_file_name_or("_"), code))
+        .collect())
+}

@@ -1,0 +1,134 @@
+//! Golden-file tests of the generated code, by all three routes: the library's `generate`,
+//! the build.rs API, and real `protoc` running the `protoc-gen-grpc-wasi` plugin.
+//!
+//! Re-record the golden files with `GRPC_WASI_BLESS=1 cargo test -p grpc-wasi-codegen`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CASES: &[(&str, &str, &str)] = &[
+    // (proto file, include dir, package)
+    ("echo.proto", "../proto", "grpc.examples.echo"),
+    ("shop.proto", "tests/protos", "acme.shop.v1"),
+];
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn golden_path(package: &str) -> PathBuf {
+    manifest_dir()
+        .join("tests/golden")
+        .join(format!("{package}.rs"))
+}
+
+fn check_against_golden(route: &str, package: &str, generated: &str) {
+    let path = golden_path(package);
+    if std::env::var_os("GRPC_WASI_BLESS").is_some() {
+        std::fs::write(&path, generated).unwrap();
+        return;
+    }
+    let golden = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (record it with GRPC_WASI_BLESS=1)", path.display()));
+    assert!(
+        golden == generated,
+        "{route}: generated code for {package} differs from {}; if the change is intended, \
+         re-record with GRPC_WASI_BLESS=1\n--- generated ---\n{generated}",
+        path.display()
+    );
+}
+
+fn read_dir_files(dir: &Path) -> HashMap<String, String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().into_string().unwrap();
+            (name, std::fs::read_to_string(e.path()).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn library_generate_matches_golden() {
+    for (proto, include, package) in CASES {
+        let root = manifest_dir();
+        let fds = protox::compile([root.join(include).join(proto)], [root.join(include)]).unwrap();
+        let files = grpc_wasi_codegen::generate(&fds, &[proto.to_string()], true).unwrap();
+        assert_eq!(files.len(), 1, "{files:?}");
+        check_against_golden("generate", package, &files[&format!("{package}.rs")]);
+    }
+}
+
+#[test]
+fn build_rs_api_matches_golden() {
+    for (proto, include, package) in CASES {
+        let out = tempfile::tempdir().unwrap();
+        let root = manifest_dir();
+        grpc_wasi_codegen::configure()
+            .out_dir(out.path())
+            .emit_rerun_if_changed(false)
+            .compile_protos(&[root.join(include).join(proto)], &[root.join(include)])
+            .unwrap();
+        let files = read_dir_files(out.path());
+        check_against_golden("compile_protos", package, &files[&format!("{package}.rs")]);
+    }
+}
+
+#[test]
+fn protoc_plugin_matches_golden() {
+    let protoc = protoc_bin_vendored::protoc_bin_path().unwrap();
+    let well_known = protoc_bin_vendored::include_path().unwrap();
+    for (proto, include, package) in CASES {
+        let out = tempfile::tempdir().unwrap();
+        let status = Command::new(&protoc)
+            .current_dir(manifest_dir().join(include))
+            .arg(format!(
+                "--plugin=protoc-gen-grpc-wasi={}",
+                env!("CARGO_BIN_EXE_protoc-gen-grpc-wasi")
+            ))
+            .arg(format!("--grpc-wasi_out={}", out.path().display()))
+            .arg("-I.")
+            .arg(format!("-I{}", well_known.display()))
+            .arg(proto)
+            .status()
+            .unwrap();
+        assert!(status.success(), "protoc failed for {proto}");
+        let files = read_dir_files(out.path());
+        assert_eq!(files.len(), 1, "{:?}", files.keys());
+        check_against_golden("protoc plugin", package, &files[&format!("{package}.rs")]);
+    }
+}
+
+#[test]
+fn protoc_plugin_reports_bad_options() {
+    let protoc = protoc_bin_vendored::protoc_bin_path().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(&protoc)
+        .current_dir(manifest_dir().join("../proto"))
+        .arg(format!(
+            "--plugin=protoc-gen-grpc-wasi={}",
+            env!("CARGO_BIN_EXE_protoc-gen-grpc-wasi")
+        ))
+        .arg(format!("--grpc-wasi_out=bogus:{}", out.path().display()))
+        .arg("echo.proto")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown option \"bogus\""), "{stderr}");
+}
+
+#[test]
+fn missing_proto_is_a_clear_error() {
+    let out = tempfile::tempdir().unwrap();
+    let err = grpc_wasi_codegen::configure()
+        .out_dir(out.path())
+        .emit_rerun_if_changed(false)
+        .compile_protos(&["nope.proto"], &["tests/protos"])
+        .unwrap_err();
+    assert!(err.to_string().contains("nope.proto"), "{err}");
+}

@@ -1,0 +1,184 @@
+//! [`Grpc`]: the client core the generated stubs call, one method per RPC kind.
+//!
+//! Every kind is the same call underneath: request headers, a body of Length-Prefixed-Messages,
+//! a response whose messages are read as a [`Streaming`]. A unary response is a stream that must
+//! hold exactly one message (PROTOCOL-HTTP2, "Responses").
+
+mod streaming;
+
+pub use streaming::Streaming;
+
+use futures_lite::StreamExt;
+use http::uri::PathAndQuery;
+use prost::Message;
+
+use crate::codec::{self, framing::DEFAULT_MAX_DECODING_MESSAGE_SIZE};
+use crate::metadata::MetadataMap;
+use crate::request::Request;
+use crate::response::Response;
+use crate::status::Status;
+use crate::transport::{Channel, RequestBody};
+
+/// A gRPC client over a [`Channel`], for any service: generated clients wrap one.
+///
+/// Limits: received messages over [`Grpc::max_decoding_message_size`] bytes (default 4 MiB)
+/// fail with `ResourceExhausted` before they are buffered; sent messages over
+/// [`Grpc::max_encoding_message_size`] (default unlimited) fail the same way before they are
+/// sent.
+#[derive(Debug, Clone)]
+pub struct Grpc {
+    channel: Channel,
+    max_decoding_message_size: usize,
+    max_encoding_message_size: usize,
+}
+
+impl Grpc {
+    /// A client sending its calls on `channel`.
+    pub fn new(channel: Channel) -> Self {
+        Self {
+            channel,
+            max_decoding_message_size: DEFAULT_MAX_DECODING_MESSAGE_SIZE,
+            max_encoding_message_size: usize::MAX,
+        }
+    }
+
+    /// Sets the largest message, in bytes, this client accepts (default 4 MiB).
+    pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+        self.max_decoding_message_size = limit;
+        self
+    }
+
+    /// Sets the largest message, in bytes, this client sends (default unlimited).
+    pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+        self.max_encoding_message_size = limit;
+        self
+    }
+
+    /// A unary call: one request message, one response message.
+    ///
+    /// `path` is `/package.Service/Method`. Errors: any [`Status`]: the server's, or the
+    /// client's own for transport and protocol failures (see [`Streaming::message`]);
+    /// `Internal` if the response holds no message or more than one. The response metadata
+    /// holds the initial and the trailing metadata.
+    pub async fn unary<M1, M2>(
+        &mut self,
+        request: Request<M1>,
+        path: PathAndQuery,
+    ) -> Result<Response<M2>, Status>
+    where
+        M1: Message,
+        M2: Message + Default,
+    {
+        let response = self.server_streaming(request, path).await?;
+        single_message(response).await
+    }
+
+    /// A server-streaming call: one request message, a stream of response messages.
+    ///
+    /// Errors: as [`Grpc::unary`] for the response head; the stream reports the rest.
+    pub async fn server_streaming<M1, M2>(
+        &mut self,
+        request: Request<M1>,
+        path: PathAndQuery,
+    ) -> Result<Response<Streaming<M2>>, Status>
+    where
+        M1: Message,
+        M2: Message + Default,
+    {
+        let (metadata, message) = request.into_parts();
+        let body = RequestBody::Once(codec::encode(&message, self.max_encoding_message_size)?);
+        self.call(&path, metadata, body).await
+    }
+
+    /// A client-streaming call: a stream of request messages, sent as they are produced; one
+    /// response message.
+    ///
+    /// Errors: as [`Grpc::unary`]; a request message over the encoding limit ends the call
+    /// with `ResourceExhausted`.
+    pub async fn client_streaming<S, M1, M2>(
+        &mut self,
+        request: Request<S>,
+        path: PathAndQuery,
+    ) -> Result<Response<M2>, Status>
+    where
+        S: futures_core::Stream<Item = M1> + 'static,
+        M1: Message + 'static,
+        M2: Message + Default,
+    {
+        let response = self.streaming(request, path).await?;
+        single_message(response).await
+    }
+
+    /// A bidirectional-streaming call, full duplex: request messages are sent as they are
+    /// produced while response messages are read.
+    ///
+    /// Errors: as [`Grpc::client_streaming`].
+    pub async fn streaming<S, M1, M2>(
+        &mut self,
+        request: Request<S>,
+        path: PathAndQuery,
+    ) -> Result<Response<Streaming<M2>>, Status>
+    where
+        S: futures_core::Stream<Item = M1> + 'static,
+        M1: Message + 'static,
+        M2: Message + Default,
+    {
+        let (metadata, messages) = request.into_parts();
+        let max = self.max_encoding_message_size;
+        let encoded = messages.map(move |m| codec::encode(&m, max));
+        self.call(&path, metadata, RequestBody::Stream(Box::pin(encoded)))
+            .await
+    }
+
+    async fn call<M2: Message + Default>(
+        &mut self,
+        path: &PathAndQuery,
+        metadata: MetadataMap,
+        body: RequestBody,
+    ) -> Result<Response<Streaming<M2>>, Status> {
+        let (parts, body) = self
+            .channel
+            .call(path, metadata.as_headers().clone(), body)
+            .await?;
+        if parts.status != http::StatusCode::OK {
+            return Err(Status::from_http_status(parts.status));
+        }
+        if let Some(status) = Status::from_header_map(&parts.headers) {
+            // Trailers-Only: the headers carry the status and there is no body.
+            let metadata = status.metadata().clone();
+            return Ok(Response::from_parts(
+                metadata,
+                Streaming::trailers_only(status),
+            ));
+        }
+        let content_type = parts.headers.get(http::header::CONTENT_TYPE);
+        if !content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/grpc")) {
+            return Err(Status::unknown(format!(
+                "the server answered with content-type {content_type:?}, not application/grpc"
+            )));
+        }
+        let metadata = MetadataMap::from_headers(parts.headers);
+        let stream = Streaming::new(body, self.max_decoding_message_size);
+        Ok(Response::from_parts(metadata, stream))
+    }
+}
+
+/// Reads the one message of a unary response, then its trailers.
+async fn single_message<M: Message + Default>(
+    response: Response<Streaming<M>>,
+) -> Result<Response<M>, Status> {
+    let (mut metadata, mut stream) = response.into_parts();
+    let message = stream
+        .message()
+        .await?
+        .ok_or_else(|| Status::internal("protocol error: the response holds no message"))?;
+    if stream.message().await?.is_some() {
+        return Err(Status::internal(
+            "protocol error: more than one response message for a unary response",
+        ));
+    }
+    if let Some(trailers) = stream.trailers().await? {
+        metadata.extend(trailers);
+    }
+    Ok(Response::from_parts(metadata, message))
+}

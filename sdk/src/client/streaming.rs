@@ -1,0 +1,189 @@
+//! [`Streaming`]: the messages of a response, then its status and trailing metadata.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use futures_core::Stream;
+use http::HeaderMap;
+use prost::Message;
+
+use crate::codec::{self, framing::Decoder};
+use crate::metadata::MetadataMap;
+use crate::status::{Code, Status};
+use crate::transport::ResponseBody;
+
+/// A stream of response messages of type `T`.
+///
+/// Read it with [`Streaming::message`] (`Ok(None)` at the end) or as a
+/// [`futures_core::Stream`] of `Result<T, Status>`. The stream ends with the status the server
+/// sent in its trailers: `OK` ends it cleanly, anything else is returned as the error that
+/// ends it. A response that ends without a `grpc-status`, or inside a message, is an
+/// `Internal` error. Dropping a `Streaming` before its end cancels the call (HTTP/2
+/// RST_STREAM with CANCEL).
+pub struct Streaming<T> {
+    state: State,
+    decoder: Decoder,
+    trailers: Option<MetadataMap>,
+    _message: PhantomData<fn() -> T>,
+}
+
+enum State {
+    /// Reading DATA frames.
+    Body(ResponseBody),
+    /// The body ended; reading trailers.
+    Trailers(ResponseBody),
+    /// Ended with status OK.
+    Done,
+    /// Ended with this error; `Stream` consumers saw it once.
+    Failed { status: Status, reported: bool },
+}
+
+impl<T> fmt::Debug for Streaming<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Body(_) => "receiving messages",
+            State::Trailers(_) => "receiving trailers",
+            State::Done => "done",
+            State::Failed { .. } => "failed",
+        };
+        f.debug_struct("Streaming").field("state", &state).finish()
+    }
+}
+
+impl<T: Message + Default> Streaming<T> {
+    /// A stream reading `body`, decoding messages of at most `max_message_size` bytes.
+    pub(crate) fn new(body: ResponseBody, max_message_size: usize) -> Self {
+        Self::with_state(State::Body(body), max_message_size)
+    }
+
+    /// A stream for a Trailers-Only response: no messages, then `status` (whose metadata
+    /// becomes the trailers when it is OK).
+    pub(crate) fn trailers_only(status: Status) -> Self {
+        let state = if status.code() == Code::Ok {
+            State::Done
+        } else {
+            State::Failed {
+                status: status.clone(),
+                reported: false,
+            }
+        };
+        let mut stream = Self::with_state(state, 0);
+        stream.trailers = Some(status.metadata().clone());
+        stream
+    }
+
+    fn with_state(state: State, max_message_size: usize) -> Self {
+        Self {
+            state,
+            decoder: Decoder::new(max_message_size),
+            trailers: None,
+            _message: PhantomData,
+        }
+    }
+
+    /// The next message; `Ok(None)` once the server ended the stream with status OK.
+    ///
+    /// Errors: the status the server ended the stream with; `Internal` for a malformed
+    /// message, a body cut off inside a message, or a missing `grpc-status`;
+    /// `ResourceExhausted` for a message over the client's decoding limit; the transport's
+    /// failure (`Unavailable` for a lost connection, `Cancelled` for a stream reset with
+    /// CANCEL, …). After an error every later call returns the same error.
+    pub async fn message(&mut self) -> Result<Option<T>, Status> {
+        poll_fn(|cx| self.poll_message(cx)).await
+    }
+
+    /// The trailing metadata, after reading (and discarding) any messages not yet read.
+    ///
+    /// Returns `Ok(None)` only for a stream that ended without trailers, which is an error
+    /// anyway. Errors: as [`Streaming::message`].
+    pub async fn trailers(&mut self) -> Result<Option<MetadataMap>, Status> {
+        while self.message().await?.is_some() {}
+        Ok(self.trailers.clone())
+    }
+
+    fn fail(&mut self, status: Status) -> Poll<Result<Option<T>, Status>> {
+        self.state = State::Failed {
+            status: status.clone(),
+            reported: false,
+        };
+        Poll::Ready(Err(status))
+    }
+
+    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
+        loop {
+            match self.decoder.decode() {
+                Ok(Some(frame)) => {
+                    return match codec::decode(frame) {
+                        Ok(message) => Poll::Ready(Ok(Some(message))),
+                        Err(status) => self.fail(status),
+                    };
+                }
+                Ok(None) => {}
+                Err(status) => return self.fail(status),
+            }
+            match &mut self.state {
+                State::Body(body) => match ready!(body.poll_data(cx)) {
+                    Some(Ok(bytes)) => self.decoder.push(&bytes),
+                    Some(Err(status)) => return self.fail(status),
+                    None => {
+                        if let Err(status) = self.decoder.finish() {
+                            return self.fail(status);
+                        }
+                        if let State::Body(body) = std::mem::replace(&mut self.state, State::Done) {
+                            self.state = State::Trailers(body);
+                        }
+                    }
+                },
+                State::Trailers(body) => {
+                    let trailers = ready!(body.poll_trailers(cx));
+                    return match trailers.map(|t| t.map(status_from_trailers)) {
+                        Ok(Some(Ok(trailers))) => {
+                            self.state = State::Done;
+                            self.trailers = Some(trailers);
+                            Poll::Ready(Ok(None))
+                        }
+                        Ok(Some(Err(status))) | Err(status) => self.fail(status),
+                        Ok(None) => self.fail(Status::internal(
+                            "protocol error: the response ended without trailers (no grpc-status)",
+                        )),
+                    };
+                }
+                State::Done => return Poll::Ready(Ok(None)),
+                State::Failed { status, .. } => return Poll::Ready(Err(status.clone())),
+            }
+        }
+    }
+}
+
+/// The trailing metadata of trailers that carry status OK, or the status they carry.
+fn status_from_trailers(trailers: HeaderMap) -> Result<MetadataMap, Status> {
+    match Status::from_header_map(&trailers) {
+        Some(status) if status.code() == Code::Ok => Ok(MetadataMap::from_headers(trailers)),
+        Some(status) => Err(status),
+        None => Err(Status::internal(
+            "protocol error: the response trailers have no grpc-status",
+        )),
+    }
+}
+
+impl<T: Message + Default> Stream for Streaming<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let State::Failed { reported, .. } = &mut this.state {
+            if *reported {
+                return Poll::Ready(None);
+            }
+            *reported = true;
+        }
+        let item = ready!(this.poll_message(cx));
+        if let State::Failed { reported, .. } = &mut this.state {
+            *reported = true;
+        }
+        Poll::Ready(item.transpose())
+    }
+}

@@ -1,0 +1,90 @@
+//! # grpc-wasi
+//!
+//! A gRPC client for WebAssembly components (`wasm32-wasip2`): call gRPC services from a guest
+//! as you would with a native tonic client.
+//!
+//! ```no_run
+//! // Stubs generated from `echo.proto` by grpc-wasi-codegen (build.rs or protoc plugin):
+//! mod echo {
+//! #   #![allow(missing_docs)]
+//! #   #[derive(Clone, PartialEq, prost::Message)]
+//! #   pub struct EchoRequest { #[prost(string, tag = "1")] pub message: String }
+//! #   #[derive(Clone, PartialEq, prost::Message)]
+//! #   pub struct EchoResponse { #[prost(string, tag = "1")] pub message: String }
+//! #   pub mod echo_client {
+//! #       use super::*;
+//! #       pub struct EchoClient { inner: grpc_wasi::client::Grpc }
+//! #       impl EchoClient {
+//! #           pub fn new(channel: grpc_wasi::Channel) -> Self { Self { inner: grpc_wasi::client::Grpc::new(channel) } }
+//! #           pub async fn unary_echo(&mut self, request: impl grpc_wasi::IntoRequest<EchoRequest>)
+//! #               -> Result<grpc_wasi::Response<EchoResponse>, grpc_wasi::Status> {
+//! #               let path = grpc_wasi::codegen::PathAndQuery::from_static("/grpc.examples.echo.Echo/UnaryEcho");
+//! #               self.inner.unary(request.into_request(), path).await
+//! #           }
+//! #           pub async fn server_streaming_echo(&mut self, request: impl grpc_wasi::IntoRequest<EchoRequest>)
+//! #               -> Result<grpc_wasi::Response<grpc_wasi::Streaming<EchoResponse>>, grpc_wasi::Status> {
+//! #               let path = grpc_wasi::codegen::PathAndQuery::from_static("/grpc.examples.echo.Echo/ServerStreamingEcho");
+//! #               self.inner.server_streaming(request.into_request(), path).await
+//! #           }
+//! #       }
+//! #   }
+//! }
+//! use echo::{EchoRequest, echo_client::EchoClient};
+//!
+//! fn main() -> Result<(), grpc_wasi::Status> {
+//!     grpc_wasi::block_on(async {
+//!         let channel = grpc_wasi::Channel::from_static("http://127.0.0.1:50051")
+//!             .connect()
+//!             .await?;
+//!         let mut client = EchoClient::new(channel);
+//!
+//!         let reply = client.unary_echo(EchoRequest { message: "hi".into() }).await?;
+//!         println!("{}", reply.into_inner().message);
+//!
+//!         let request = EchoRequest { message: "stream".into() };
+//!         let mut stream = client.server_streaming_echo(request).await?.into_inner();
+//!         while let Some(reply) = stream.message().await? {
+//!             println!("{}", reply.message);
+//!         }
+//!         Ok(())
+//!     })
+//! }
+//! ```
+//!
+//! Build it with `cargo build --target wasm32-wasip2` and run it with
+//! `wasmtime run -S inherit-network -S allow-ip-name-lookup guest.wasm`.
+//!
+//! ## What is here
+//!
+//! | feature | status |
+//! |---|---|
+//! | unary, server-, client-, bidirectional streaming (full duplex) | yes |
+//! | transport: HTTP/2 (h2c) over `wasi:sockets` TCP, IPv4 and IPv6 | yes |
+//! | metadata (ASCII and `-bin`), initial and trailing | yes |
+//! | `Status`/`Code`, Trailers-Only responses, HTTP→gRPC code mapping | yes |
+//! | message size limits (decode 4 MiB default, encode unlimited) | yes |
+//! | TLS, `wasi:http` transport, gRPC-Web, deadlines, compression | not yet |
+//!
+//! ## The executor
+//! Every wait in a WASI 0.2 guest is a wait on a `wasi:io/poll` pollable, so grpc-wasi runs on
+//! `wstd`'s reactor rather than bringing its own: a plain `fn main` guest calls [`block_on`], a
+//! `#[wstd::main]` guest just awaits.
+
+pub mod client;
+pub mod codec;
+#[doc(hidden)]
+pub mod codegen;
+pub mod metadata;
+mod request;
+mod response;
+mod runtime;
+mod status;
+mod transport;
+
+pub use client::Streaming;
+pub use metadata::MetadataMap;
+pub use request::{IntoRequest, IntoStreamingRequest, Request};
+pub use response::Response;
+pub use runtime::block_on;
+pub use status::{Code, Status};
+pub use transport::{Channel, Endpoint};

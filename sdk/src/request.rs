@@ -1,0 +1,124 @@
+//! [`Request`]: a message (or a stream of messages) with the metadata sent ahead of it.
+//!
+//! Shapes follow tonic, so client code moves between a native tonic client and a guest with
+//! few edits: generated methods take `impl IntoRequest<M>` (a bare message or a
+//! `Request<M>`) or `impl IntoStreamingRequest<Message = M>` (a [`Stream`] of messages or a
+//! `Request` of one).
+
+use futures_core::Stream;
+
+use crate::metadata::MetadataMap;
+
+/// A gRPC request: custom metadata (sent as HTTP/2 headers) and a message or message stream.
+#[derive(Debug, Clone, Default)]
+pub struct Request<T> {
+    metadata: MetadataMap,
+    message: T,
+}
+
+impl<T> Request<T> {
+    /// A request carrying `message` with no metadata.
+    pub fn new(message: T) -> Self {
+        Self {
+            metadata: MetadataMap::new(),
+            message,
+        }
+    }
+
+    /// A request from its parts.
+    pub fn from_parts(metadata: MetadataMap, message: T) -> Self {
+        Self { metadata, message }
+    }
+
+    /// The message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+
+    /// The message, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.message
+    }
+
+    /// The metadata sent as request headers.
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.metadata
+    }
+
+    /// The metadata, mutably: add headers such as `authorization` here.
+    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
+        &mut self.metadata
+    }
+
+    /// The message, dropping the metadata.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+
+    /// The metadata and the message.
+    pub fn into_parts(self) -> (MetadataMap, T) {
+        (self.metadata, self.message)
+    }
+
+    /// A request with the same metadata and the message mapped by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Request<U> {
+        Request {
+            metadata: self.metadata,
+            message: f(self.message),
+        }
+    }
+}
+
+/// Anything a unary or server-streaming method accepts: a message `T` or a `Request<T>`.
+pub trait IntoRequest<T> {
+    /// Wraps `self` in a [`Request`] (no-op for a `Request`).
+    fn into_request(self) -> Request<T>;
+}
+
+impl<T> IntoRequest<T> for T {
+    fn into_request(self) -> Request<T> {
+        Request::new(self)
+    }
+}
+
+impl<T> IntoRequest<T> for Request<T> {
+    fn into_request(self) -> Request<T> {
+        self
+    }
+}
+
+/// Anything a client- or bidirectional-streaming method accepts: a [`Stream`] of messages or
+/// a `Request` of one. The stream is sent as it produces messages, never collected first.
+pub trait IntoStreamingRequest {
+    /// The stream of messages.
+    type Stream: Stream<Item = Self::Message> + 'static;
+    /// The message type.
+    type Message;
+
+    /// Wraps `self` in a [`Request`] (no-op for a `Request`).
+    fn into_streaming_request(self) -> Request<Self::Stream>;
+}
+
+impl<S> IntoStreamingRequest for S
+where
+    S: Stream + 'static,
+{
+    type Stream = S;
+    type Message = S::Item;
+
+    fn into_streaming_request(self) -> Request<S> {
+        Request::new(self)
+    }
+}
+
+impl<S> IntoStreamingRequest for Request<S>
+where
+    S: Stream + 'static,
+{
+    type Stream = S;
+    type Message = S::Item;
+
+    fn into_streaming_request(self) -> Request<S> {
+        self
+    }
+}

@@ -1,0 +1,209 @@
+//! gRPC calls over one HTTP/2 connection, with the `h2` crate (h2c, prior knowledge).
+//!
+//! The h2 `Connection` runs as a task spawned on the reactor; it ends (sending GOAWAY) once the
+//! last [`SendRequest`] handle and every open stream are dropped. A streaming request body is
+//! sent by its own task, so the response can be read while the request is still being written
+//! (full duplex).
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use futures_lite::StreamExt;
+use h2::client::SendRequest;
+use h2::{Reason, RecvStream, SendStream};
+use http::HeaderMap;
+use wstd::runtime::Task;
+
+use super::RequestBody;
+use super::tcp::TcpIo;
+use crate::runtime::spawn;
+use crate::status::{Code, Status};
+
+/// Per-stream receive window: 1 MiB (the HTTP/2 default, 64 KiB, stalls large messages).
+const STREAM_WINDOW: u32 = 1024 * 1024;
+/// Connection-wide receive window: 2 MiB.
+const CONNECTION_WINDOW: u32 = 2 * 1024 * 1024;
+
+/// Performs the HTTP/2 handshake over `io` and spawns the connection task.
+///
+/// Errors: `Unavailable` if the preface cannot be written.
+pub(crate) async fn handshake(io: TcpIo) -> Result<SendRequest<Bytes>, Status> {
+    let (send_request, connection) = h2::client::Builder::new()
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .handshake::<_, Bytes>(io)
+        .await
+        .map_err(status_from_h2)?;
+    spawn(async move {
+        // A connection error reaches every open stream as that stream's error.
+        let _ = connection.await;
+    })
+    .detach();
+    Ok(send_request)
+}
+
+/// The receiving half of a call, and the task still sending its request body, if any.
+pub(crate) struct H2Body {
+    recv: RecvStream,
+    /// The request body sender; dropping it (with this body) cancels it.
+    _sender: Option<Task<()>>,
+    /// An error the sender hit while producing the request (it resets the stream after).
+    send_error: Rc<RefCell<Option<Status>>>,
+}
+
+/// Starts a call: sends the request head and body on a new stream and waits for the response
+/// head.
+///
+/// Errors: the status of the HTTP/2 failure (see [`status_from_h2`]), or the error of the
+/// request body stream if producing the request failed first.
+pub(crate) async fn call(
+    send_request: SendRequest<Bytes>,
+    request: http::Request<()>,
+    body: RequestBody,
+) -> Result<(http::response::Parts, H2Body), Status> {
+    let mut send_request = send_request.ready().await.map_err(status_from_h2)?;
+    let send_error = Rc::new(RefCell::new(None));
+    let (response, sender) = match body {
+        RequestBody::Once(bytes) => {
+            let (response, mut send) = send_request
+                .send_request(request, false)
+                .map_err(status_from_h2)?;
+            // Queued with the HEADERS frame: both go out in the same flush.
+            send.send_data(bytes, true).map_err(status_from_h2)?;
+            (response, None)
+        }
+        RequestBody::Stream(messages) => {
+            let (response, send) = send_request
+                .send_request(request, false)
+                .map_err(status_from_h2)?;
+            let task = spawn(send_stream(send, messages, send_error.clone()));
+            (response, Some(task))
+        }
+    };
+    let response = match response.await {
+        Ok(response) => response,
+        Err(e) => return Err(send_error.take().unwrap_or_else(|| status_from_h2(e))),
+    };
+    let (parts, recv) = response.into_parts();
+    Ok((
+        parts,
+        H2Body {
+            recv,
+            _sender: sender,
+            send_error,
+        },
+    ))
+}
+
+/// Sends each message of `messages` as it is produced, then ends the stream.
+async fn send_stream(
+    mut send: SendStream<Bytes>,
+    mut messages: super::MessageStream,
+    error: Rc<RefCell<Option<Status>>>,
+) {
+    while let Some(message) = messages.next().await {
+        let sent = match message {
+            Ok(bytes) => send_with_capacity(&mut send, bytes).await,
+            Err(status) => {
+                *error.borrow_mut() = Some(status);
+                send.send_reset(Reason::CANCEL);
+                return;
+            }
+        };
+        if sent.is_err() {
+            // The stream is gone (reset, or the response ended): the receiver reports it.
+            return;
+        }
+    }
+    let _ = send.send_data(Bytes::new(), true);
+}
+
+/// Sends `data`, waiting for flow-control capacity so a fast producer cannot queue without
+/// bound.
+async fn send_with_capacity(
+    send: &mut SendStream<Bytes>,
+    mut data: Bytes,
+) -> Result<(), h2::Error> {
+    while !data.is_empty() {
+        send.reserve_capacity(data.len());
+        let granted = match poll_fn(|cx| send.poll_capacity(cx)).await {
+            Some(granted) => granted?,
+            None => return Err(h2::Error::from(Reason::STREAM_CLOSED)),
+        };
+        if granted == 0 {
+            continue;
+        }
+        let chunk = data.split_to(granted.min(data.len()));
+        send.send_data(chunk, false)?;
+    }
+    Ok(())
+}
+
+impl H2Body {
+    /// The next piece of response body; releases its flow-control credit to the server.
+    pub(crate) fn poll_data(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Status>>> {
+        match ready!(self.recv.poll_data(cx)) {
+            Some(Ok(bytes)) => {
+                // Releasing never fails for bytes just received on an open stream.
+                let _ = self.recv.flow_control().release_capacity(bytes.len());
+                Poll::Ready(Some(Ok(bytes)))
+            }
+            Some(Err(e)) => Poll::Ready(Some(Err(self.error(e)))),
+            None => Poll::Ready(None),
+        }
+    }
+
+    /// The trailers, once the body has ended.
+    pub(crate) fn poll_trailers(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<HeaderMap>, Status>> {
+        let trailers = ready!(self.recv.poll_trailers(cx));
+        Poll::Ready(trailers.map_err(|e| self.error(e)))
+    }
+
+    fn error(&self, e: h2::Error) -> Status {
+        self.send_error.take().unwrap_or_else(|| status_from_h2(e))
+    }
+}
+
+/// Maps an HTTP/2 failure to a [`Status`], as PROTOCOL-HTTP2 "Errors" and tonic do.
+///
+/// RST_STREAM / GOAWAY codes: `NO_ERROR`, `PROTOCOL_ERROR`, `INTERNAL_ERROR`,
+/// `FLOW_CONTROL_ERROR`, `SETTINGS_TIMEOUT`, `STREAM_CLOSED`, `FRAME_SIZE_ERROR`,
+/// `COMPRESSION_ERROR`, `CONNECT_ERROR` → `Internal`; `REFUSED_STREAM` → `Unavailable`;
+/// `CANCEL` → `Cancelled`; `ENHANCE_YOUR_CALM` → `ResourceExhausted`; `INADEQUATE_SECURITY` →
+/// `PermissionDenied`; `HTTP_1_1_REQUIRED` and unknown codes → `Unknown`. A GOAWAY with
+/// `NO_ERROR` (the server is shutting down) and I/O failures (connection reset or closed) →
+/// `Unavailable`. The h2 error is the status's source.
+pub(crate) fn status_from_h2(e: h2::Error) -> Status {
+    let code = match e.reason() {
+        _ if e.is_io() => Code::Unavailable,
+        Some(Reason::NO_ERROR) if e.is_go_away() => Code::Unavailable,
+        Some(
+            Reason::NO_ERROR
+            | Reason::PROTOCOL_ERROR
+            | Reason::INTERNAL_ERROR
+            | Reason::FLOW_CONTROL_ERROR
+            | Reason::SETTINGS_TIMEOUT
+            | Reason::STREAM_CLOSED
+            | Reason::FRAME_SIZE_ERROR
+            | Reason::COMPRESSION_ERROR
+            | Reason::CONNECT_ERROR,
+        ) => Code::Internal,
+        Some(Reason::REFUSED_STREAM) => Code::Unavailable,
+        Some(Reason::CANCEL) => Code::Cancelled,
+        Some(Reason::ENHANCE_YOUR_CALM) => Code::ResourceExhausted,
+        Some(Reason::INADEQUATE_SECURITY) => Code::PermissionDenied,
+        Some(_) => Code::Unknown,
+        None if e.is_go_away() || e.is_remote() => Code::Unavailable,
+        None => Code::Internal,
+    };
+    Status::new(code, format!("HTTP/2 error: {e}")).with_source(e)
+}

@@ -1,0 +1,252 @@
+//! TCP over `wasi:sockets` 0.2, as a tokio `AsyncRead + AsyncWrite` for the `h2` crate.
+//!
+//! Names are resolved with `wasi:sockets/ip-name-lookup` (IP literals, IPv4 or IPv6, skip the
+//! lookup); each address is tried in turn with `tcp.start-connect` / `finish-connect`. Waits
+//! are `wasi:io/poll` pollables registered with `wstd`'s reactor.
+//!
+//! Writes are coalesced: `poll_write` only buffers, and `poll_flush` hands everything h2 wrote
+//! since the last flush to the host as one `output-stream.write`. wasi:sockets 0.2 cannot set
+//! `TCP_NODELAY` and hosts leave Nagle's algorithm on, so a request written as two small writes
+//! (HEADERS, then DATA) would wait for a delayed ACK (about 40 ms) on every call.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+use wasip2::sockets::network::{
+    ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
+};
+use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
+use wstd::runtime::{AsyncPollable, WaitFor};
+
+use crate::status::Status;
+
+/// Flush to the host once this many bytes are buffered, even before h2 asks for a flush.
+const WRITE_BUFFER_LIMIT: usize = 64 * 1024;
+
+/// A connected TCP stream.
+///
+/// Field order is drop order: pollables before the streams they watch, streams before the
+/// socket that owns them.
+pub(crate) struct TcpIo {
+    read_wait: Option<Pin<Box<WaitFor>>>,
+    write_wait: Option<Pin<Box<WaitFor>>>,
+    read_ready: AsyncPollable,
+    write_ready: AsyncPollable,
+    write_buf: BytesMut,
+    input: InputStream,
+    output: OutputStream,
+    socket: TcpSocket,
+}
+
+/// Opens a TCP connection to `host:port`.
+///
+/// `host` is a DNS name, an IPv4 literal, or an IPv6 literal with or without brackets.
+/// Errors: `Unavailable` when the name does not resolve or no address accepts the
+/// connection (refused, unreachable, timed out); `PermissionDenied`, naming the address,
+/// when the host did not grant the guest access to it.
+pub(crate) async fn connect(host: &str, port: u16) -> Result<TcpIo, Status> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let ips = match bare.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => resolve(bare).await?,
+    };
+    let mut last_err = None;
+    for ip in ips {
+        match connect_addr(SocketAddr::new(ip, port)).await {
+            Ok(io) => return Ok(io),
+            Err(status) => last_err = Some(status),
+        }
+    }
+    Err(last_err
+        .unwrap_or_else(|| Status::unavailable(format!("name {host:?} resolved to no address"))))
+}
+
+/// Resolves `name` with `wasi:sockets/ip-name-lookup`.
+async fn resolve(name: &str) -> Result<Vec<IpAddr>, Status> {
+    let failed = |e: ErrorCode| {
+        let hint = match e {
+            ErrorCode::PermanentResolverFailure | ErrorCode::AccessDenied => {
+                " (is name lookup granted? wasmtime: -S allow-ip-name-lookup)"
+            }
+            _ => "",
+        };
+        Status::unavailable(format!("name lookup of {name:?} failed: {e}{hint}")).with_source(e)
+    };
+    let network = wasip2::sockets::instance_network::instance_network();
+    let stream =
+        wasip2::sockets::ip_name_lookup::resolve_addresses(&network, name).map_err(failed)?;
+    let ready = AsyncPollable::new(stream.subscribe());
+    let mut ips = Vec::new();
+    loop {
+        match stream.resolve_next_address() {
+            Ok(Some(IpAddress::Ipv4((a, b, c, d)))) => ips.push(IpAddr::from([a, b, c, d])),
+            Ok(Some(IpAddress::Ipv6((a, b, c, d, e, f, g, h)))) => {
+                ips.push(IpAddr::from([a, b, c, d, e, f, g, h]));
+            }
+            Ok(None) => break,
+            Err(ErrorCode::WouldBlock) => ready.wait_for().await,
+            Err(e) => return Err(failed(e)),
+        }
+    }
+    Ok(ips)
+}
+
+async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
+    let failed = |e: ErrorCode| {
+        let status = match e {
+            ErrorCode::AccessDenied => Status::permission_denied(format!(
+                "the host did not grant access to {addr}: wasi:sockets denied the connection \
+                 (wasmtime: -S inherit-network; grpc-wasi-harness: --allow {addr})"
+            )),
+            ErrorCode::ConnectionRefused => {
+                Status::unavailable(format!("connection to {addr} refused"))
+            }
+            e => Status::unavailable(format!("could not connect to {addr}: {e}")),
+        };
+        status.with_source(e)
+    };
+    let (family, remote) = match addr {
+        SocketAddr::V4(a) => {
+            let [a0, a1, a2, a3] = a.ip().octets();
+            let address = IpSocketAddress::Ipv4(Ipv4SocketAddress {
+                port: a.port(),
+                address: (a0, a1, a2, a3),
+            });
+            (IpAddressFamily::Ipv4, address)
+        }
+        SocketAddr::V6(a) => {
+            let [s0, s1, s2, s3, s4, s5, s6, s7] = a.ip().segments();
+            let address = IpSocketAddress::Ipv6(Ipv6SocketAddress {
+                port: a.port(),
+                flow_info: a.flowinfo(),
+                address: (s0, s1, s2, s3, s4, s5, s6, s7),
+                scope_id: a.scope_id(),
+            });
+            (IpAddressFamily::Ipv6, address)
+        }
+    };
+    let socket = wasip2::sockets::tcp_create_socket::create_tcp_socket(family).map_err(failed)?;
+    let network = wasip2::sockets::instance_network::instance_network();
+    socket.start_connect(&network, remote).map_err(failed)?;
+    let (input, output) = {
+        let ready = AsyncPollable::new(socket.subscribe());
+        loop {
+            match socket.finish_connect() {
+                Ok(streams) => break streams,
+                Err(ErrorCode::WouldBlock) => ready.wait_for().await,
+                Err(e) => return Err(failed(e)),
+            }
+        }
+    };
+    Ok(TcpIo {
+        read_wait: None,
+        write_wait: None,
+        read_ready: AsyncPollable::new(input.subscribe()),
+        write_ready: AsyncPollable::new(output.subscribe()),
+        write_buf: BytesMut::new(),
+        input,
+        output,
+        socket,
+    })
+}
+
+fn stream_error(e: StreamError) -> io::Error {
+    match e {
+        StreamError::Closed => io::Error::from(io::ErrorKind::BrokenPipe),
+        StreamError::LastOperationFailed(e) => {
+            io::Error::new(io::ErrorKind::ConnectionReset, e.to_debug_string())
+        }
+    }
+}
+
+/// Waits once on `ready`, keeping the wait in `slot` across polls.
+fn poll_pollable(
+    slot: &mut Option<Pin<Box<WaitFor>>>,
+    ready: &AsyncPollable,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    let wait = slot.get_or_insert_with(|| Box::pin(ready.wait_for()));
+    ready!(wait.as_mut().poll(cx));
+    *slot = None;
+    Poll::Ready(())
+}
+
+impl TcpIo {
+    /// Hands the buffered bytes to the host, as few writes as its permits allow.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.write_buf.is_empty() {
+            let permit = self.output.check_write().map_err(stream_error)?;
+            if permit == 0 {
+                ready!(poll_pollable(&mut self.write_wait, &self.write_ready, cx));
+                continue;
+            }
+            let n = usize::try_from(permit)
+                .unwrap_or(usize::MAX)
+                .min(self.write_buf.len());
+            self.output
+                .write(&self.write_buf[..n])
+                .map_err(stream_error)?;
+            self.write_buf.advance(n);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for TcpIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let want = u64::try_from(buf.remaining()).unwrap_or(u64::MAX);
+        loop {
+            match this.input.read(want) {
+                Ok(bytes) if bytes.is_empty() => {
+                    ready!(poll_pollable(&mut this.read_wait, &this.read_ready, cx));
+                }
+                Ok(bytes) => {
+                    let n = bytes.len().min(buf.remaining());
+                    buf.put_slice(&bytes[..n]);
+                    return Poll::Ready(Ok(()));
+                }
+                // End of stream: a read of zero bytes.
+                Err(StreamError::Closed) => return Poll::Ready(Ok(())),
+                Err(e) => return Poll::Ready(Err(stream_error(e))),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for TcpIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.write_buf.len() >= WRITE_BUFFER_LIMIT {
+            ready!(this.poll_drain(cx))?;
+        }
+        this.write_buf.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_drain(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        // The peer may already be gone; there is nothing more to do about it here.
+        let _ = this.socket.shutdown(ShutdownType::Send);
+        Poll::Ready(Ok(()))
+    }
+}
