@@ -24,7 +24,7 @@ impl ServiceGenerator for ClientGenerator {
         buf.push_str(&format!(
             "/// Generated client for the `{qualified}` service.\npub mod {module} {{\n"
         ));
-        buf.push_str("#![allow(unused_imports, clippy::all)]\n");
+        buf.push_str("#![allow(unused_imports, dead_code, clippy::all)]\n");
         service.comments.append_with_indent(0, buf);
         if service.comments.leading.is_empty() {
             buf.push_str(&format!("/// Client for the `{qualified}` service.\n"));

@@ -13,7 +13,7 @@
 //!   }
 //!   ```
 //!
-//!   then, in the crate: `mod echo { grpc_wasi_codegen::include_proto!("grpc.examples.echo"); }`
+//!   then, in the crate: `mod echo { grpc_wasi::include_proto!("grpc.examples.echo"); }`
 //!   (the argument is the proto package);
 //!
 //! - as a protoc plugin: `protoc --plugin=protoc-gen-grpc-wasi=PATH --grpc-wasi_out=DIR
@@ -34,15 +34,6 @@ use prost_types::FileDescriptorSet;
 /// The error of code generation: a `.proto` that does not parse or resolve, or a failure to
 /// write the output.
 pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// Includes the code generated in `OUT_DIR` for a proto package, e.g.
-/// `include_proto!("grpc.examples.echo")`.
-#[macro_export]
-macro_rules! include_proto {
-    ($package:tt) => {
-        include!(concat!(env!("OUT_DIR"), concat!("/", $package, ".rs")));
-    };
-}
 
 /// Compiles `protos` (searched for in `includes`) into `OUT_DIR`, one `PACKAGE.rs` a proto
 /// package, and tells cargo to rerun when they change. Shorthand for

@@ -70,6 +70,16 @@
 //! `wstd`'s reactor rather than bringing its own: a plain `fn main` guest calls [`block_on`], a
 //! `#[wstd::main]` guest just awaits.
 
+/// Includes the code grpc-wasi-codegen generated in `OUT_DIR` for a proto package:
+/// `mod echo { grpc_wasi::include_proto!("grpc.examples.echo"); }` includes
+/// `$OUT_DIR/grpc.examples.echo.rs`.
+#[macro_export]
+macro_rules! include_proto {
+    ($package:tt) => {
+        include!(concat!(env!("OUT_DIR"), concat!("/", $package, ".rs")));
+    };
+}
+
 pub mod client;
 pub mod codec;
 #[doc(hidden)]

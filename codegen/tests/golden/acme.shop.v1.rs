@@ -30,7 +30,7 @@ pub struct Receipt {
 }
 /// Generated client for the `acme.shop.v1.ShopService` service.
 pub mod shop_service_client {
-    #![allow(unused_imports, clippy::all)]
+    #![allow(unused_imports, dead_code, clippy::all)]
     /// The shop.
     ///
     /// Sells items.
@@ -109,7 +109,7 @@ pub mod shop_service_client {
 }
 /// Generated client for the `acme.shop.v1.HTTPAdmin` service.
 pub mod http_admin_client {
-    #![allow(unused_imports, clippy::all)]
+    #![allow(unused_imports, dead_code, clippy::all)]
     /// Client for the `acme.shop.v1.HTTPAdmin` service.
     #[derive(Debug, Clone)]
     pub struct HttpAdminClient {

@@ -13,7 +13,7 @@ pub struct EchoResponse {
 }
 /// Generated client for the `grpc.examples.echo.Echo` service.
 pub mod echo_client {
-    #![allow(unused_imports, clippy::all)]
+    #![allow(unused_imports, dead_code, clippy::all)]
     /// Echo is the echo service.
     #[derive(Debug, Clone)]
     pub struct EchoClient {

@@ -1,0 +1,214 @@
+//! A real tonic server for `grpc.examples.echo.Echo`, run on its own thread and runtime.
+//!
+//! Behaviour (the echo semantics of grpc-go's example server, plus hooks tests use to make the
+//! server do something particular; a hook is chosen by the request message's prefix):
+//!
+//! - `UnaryEcho`: replies with the request message. Hooks:
+//!   - `status:CODE:TEXT` → fails with gRPC code `CODE` (a number) and message `TEXT`;
+//!   - `barrier:N:TAG` → waits until `N` calls with the same `TAG` are in flight at once (at
+//!     most 10 s, else `DeadlineExceeded`), then replies `peer=ADDR`, the client's address:
+//!     proof that calls were concurrent and which connection carried them.
+//! - `ServerStreamingEcho`: replies with `TEXT 0`, `TEXT 1`, … : 3 messages, or `N` for a
+//!   request `repeat:N:TEXT`.
+//! - `ClientStreamingEcho`: replies once, with the request messages joined by `,`.
+//! - `BidirectionalStreamingEcho`: replies to each request message with the same message as
+//!   soon as it arrives (full duplex).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures_lite::{Stream, StreamExt};
+use tokio::sync::{Barrier, watch};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::proto::echo_server::{Echo, EchoServer as EchoService};
+use crate::proto::{EchoRequest, EchoResponse};
+
+/// How long a `barrier:` call waits for the others.
+const BARRIER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stopping server waits for open connections to finish before closing them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Default)]
+struct EchoImpl {
+    barriers: Mutex<HashMap<String, Arc<Barrier>>>,
+}
+
+fn reply(message: impl Into<String>) -> EchoResponse {
+    EchoResponse {
+        message: message.into(),
+    }
+}
+
+impl EchoImpl {
+    async fn barrier(&self, n: usize, tag: &str) -> Result<(), Status> {
+        let barrier = {
+            let mut barriers = self
+                .barriers
+                .lock()
+                .map_err(|_| Status::internal("poisoned"))?;
+            barriers
+                .entry(tag.to_owned())
+                .or_insert_with(|| Arc::new(Barrier::new(n)))
+                .clone()
+        };
+        tokio::time::timeout(BARRIER_TIMEOUT, barrier.wait())
+            .await
+            .map_err(|_| {
+                Status::deadline_exceeded(format!(
+                    "barrier {tag:?}: {n} calls were not in flight at once within {BARRIER_TIMEOUT:?}"
+                ))
+            })?;
+        Ok(())
+    }
+}
+
+type ResponseStream = Pin<Box<dyn Stream<Item = Result<EchoResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Echo for EchoImpl {
+    async fn unary_echo(
+        &self,
+        request: Request<EchoRequest>,
+    ) -> Result<Response<EchoResponse>, Status> {
+        let peer = request.remote_addr();
+        let message = request.into_inner().message;
+        if let Some(rest) = message.strip_prefix("status:") {
+            let (code, text) = rest.split_once(':').unwrap_or((rest, ""));
+            let code = code.parse::<i32>().unwrap_or(2);
+            return Err(Status::new(tonic::Code::from_i32(code), text));
+        }
+        if let Some(rest) = message.strip_prefix("barrier:") {
+            let (n, tag) = rest.split_once(':').unwrap_or((rest, ""));
+            let n = n
+                .parse()
+                .map_err(|_| Status::invalid_argument("barrier:N:TAG needs a number N"))?;
+            self.barrier(n, tag).await?;
+            let peer = peer.map(|p| p.to_string()).unwrap_or_default();
+            return Ok(Response::new(reply(format!("peer={peer}"))));
+        }
+        Ok(Response::new(reply(message)))
+    }
+
+    type ServerStreamingEchoStream = ResponseStream;
+
+    async fn server_streaming_echo(
+        &self,
+        request: Request<EchoRequest>,
+    ) -> Result<Response<Self::ServerStreamingEchoStream>, Status> {
+        let message = request.into_inner().message;
+        let (count, text) = match message.strip_prefix("repeat:") {
+            Some(rest) => {
+                let (n, text) = rest.split_once(':').unwrap_or((rest, ""));
+                let n: usize = n
+                    .parse()
+                    .map_err(|_| Status::invalid_argument("repeat:N:TEXT needs a number N"))?;
+                (n, text.to_owned())
+            }
+            None => (3, message),
+        };
+        let stream =
+            futures_lite::stream::iter(0..count).map(move |i| Ok(reply(format!("{text} {i}"))));
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn client_streaming_echo(
+        &self,
+        request: Request<Streaming<EchoRequest>>,
+    ) -> Result<Response<EchoResponse>, Status> {
+        let mut stream = request.into_inner();
+        let mut messages = Vec::new();
+        while let Some(request) = stream.next().await {
+            messages.push(request?.message);
+        }
+        Ok(Response::new(reply(messages.join(","))))
+    }
+
+    type BidirectionalStreamingEchoStream = ResponseStream;
+
+    async fn bidirectional_streaming_echo(
+        &self,
+        request: Request<Streaming<EchoRequest>>,
+    ) -> Result<Response<Self::BidirectionalStreamingEchoStream>, Status> {
+        let stream = request
+            .into_inner()
+            .map(|request| request.map(|r| reply(r.message)));
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// A running echo server; stops when dropped.
+pub struct EchoServer {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EchoServer {
+    /// Binds `addr` (port 0 picks a free port) and serves on a background thread.
+    ///
+    /// The listener is bound before this returns, so clients may connect at once: no waiting.
+    /// Errors: the address cannot be bound, or the runtime cannot start.
+    pub fn start(addr: SocketAddr) -> anyhow::Result<EchoServer> {
+        let listener =
+            std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let (shutdown, stop) = watch::channel(false);
+        let thread = std::thread::Builder::new()
+            .name(format!("echo-server {addr}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                    let stopped = |mut stop: watch::Receiver<bool>| async move {
+                        let _ = stop.wait_for(|stop| *stop).await;
+                    };
+                    let serve = tonic::transport::Server::builder()
+                        .add_service(EchoService::new(EchoImpl::default()))
+                        .serve_with_incoming_shutdown(incoming, stopped(stop.clone()));
+                    tokio::select! {
+                        _ = serve => {}
+                        _ = async {
+                            stopped(stop).await;
+                            tokio::time::sleep(SHUTDOWN_GRACE).await;
+                        } => {}
+                    }
+                });
+            })?;
+        Ok(EchoServer {
+            addr,
+            shutdown,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's URI, `http://ADDR` (IPv6 addresses in brackets).
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! # grpc-wasi-harness
+//!
+//! A wasmtime embedder for grpc-wasi guests and the real gRPC servers they are tested against.
+//!
+//! - [`runner`]: runs `wasm32-wasip2` command components (wasmtime 48, WASI 0.2) with args,
+//!   env and captured output, granting exactly the TCP addresses allowed;
+//! - [`echo_server`]: a tonic server for `grpc.examples.echo.Echo`;
+//! - [`guest`]: builds the workspace's guests for `wasm32-wasip2`;
+//! - [`demo`]: the `demo` command: the echo guest against the echo server.
+//!
+//! ```no_run
+//! use grpc_wasi_harness::{echo_server::EchoServer, guest, runner::{Runner, RunOptions}};
+//!
+//! let server = EchoServer::start("127.0.0.1:0".parse()?)?;
+//! let runner = Runner::new()?;
+//! let component = runner.load(&guest::build("echo-client")?)?;
+//! let mut options = RunOptions { args: vec![server.uri()], ..Default::default() };
+//! options.network.allow(&server.addr().to_string())?;
+//! let output = runner.run_blocking(&component, &options)?;
+//! assert_eq!(output.exit_code, 0, "{}", output.stderr);
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+pub mod demo;
+pub mod echo_server;
+pub mod guest;
+pub mod runner;
+
+/// The echo service's messages, server and (native tonic) client, generated from
+/// `proto/echo.proto`.
+#[allow(missing_docs, clippy::all)]
+pub mod proto {
+    tonic::include_proto!("grpc.examples.echo");
+}

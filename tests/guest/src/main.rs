@@ -1,0 +1,181 @@
+//! e2e-guest: runs one end-to-end scenario against the harness's echo server.
+//!
+//! Usage: `e2e-guest URI SCENARIO [N]`. Prints one line: `ok: DETAILS` when the scenario's
+//! checks passed, `status: CODE MESSAGE` when a call failed with a status (`CODE` is the number)
+//! and `check failed: WHAT` when a reply was not what the scenario expected. The host-side
+//! tests assert on that line. Exit code 0 unless the arguments are wrong.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use grpc_wasi::client::Grpc;
+use grpc_wasi::codegen::PathAndQuery;
+use grpc_wasi::{Channel, Request, Status};
+
+mod echo {
+    #![allow(missing_docs)]
+    grpc_wasi::include_proto!("grpc.examples.echo");
+}
+
+use echo::echo_client::EchoClient;
+use echo::{EchoRequest, EchoResponse};
+
+fn request(message: impl Into<String>) -> EchoRequest {
+    EchoRequest {
+        message: message.into(),
+    }
+}
+
+/// What a scenario found: `Ok(details)`, or `Err(what)` for a reply that was wrong.
+type Outcome = Result<String, String>;
+
+fn check(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(what()) }
+}
+
+async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> {
+    let channel = Channel::from_shared(uri)?.connect().await?;
+    let mut client = EchoClient::new(channel.clone());
+    Ok(match name {
+        "unary" => {
+            let reply = client.unary_echo(request("hello")).await?.into_inner();
+            Ok(format!("reply {:?}", reply.message))
+        }
+        "status" => {
+            // The message the server fails with comes as the second part of the request.
+            let message = std::env::var("STATUS_MESSAGE").unwrap_or_default();
+            let reply = client
+                .unary_echo(request(format!("status:{n}:{message}")))
+                .await?;
+            Err(format!("expected an error, got {:?}", reply.into_inner()))
+        }
+        "unimplemented" => {
+            let mut grpc = Grpc::new(channel);
+            let path = PathAndQuery::from_static("/grpc.examples.echo.Echo/NoSuchMethod");
+            let reply: grpc_wasi::Response<EchoResponse> =
+                grpc.unary(Request::new(request("x")), path).await?;
+            Err(format!("expected an error, got {:?}", reply.into_inner()))
+        }
+        "server-streaming" => {
+            let mut stream = client
+                .server_streaming_echo(request(format!("repeat:{n}:m")))
+                .await?
+                .into_inner();
+            let mut count = 0;
+            while let Some(reply) = stream.message().await? {
+                let expected = format!("m {count}");
+                if reply.message != expected {
+                    return Ok(Err(format!(
+                        "message {count}: {:?} != {expected:?}",
+                        reply.message
+                    )));
+                }
+                count += 1;
+            }
+            check(count == n, || format!("{count} messages, expected {n}"))
+                .map(|()| format!("{count} messages in order"))
+        }
+        "client-streaming" => {
+            let requests = futures::stream::iter((0..n).map(|i| request(format!("m{i}"))));
+            let reply = client.client_streaming_echo(requests).await?.into_inner();
+            let expected: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
+            check(reply.message == expected.join(","), || {
+                format!("reply {:?}", reply.message)
+            })
+            .map(|()| format!("server received {n} messages in order"))
+        }
+        "bidi" => {
+            let requests = futures::stream::iter((0..n).map(|i| request(format!("m{i}"))));
+            let replies: Vec<EchoResponse> = client
+                .bidirectional_streaming_echo(requests)
+                .await?
+                .into_inner()
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()?;
+            let ok = replies.len() == n
+                && replies
+                    .iter()
+                    .enumerate()
+                    .all(|(i, r)| r.message == format!("m{i}"));
+            check(ok, || {
+                format!("{} replies, not m0..m{}", replies.len(), n - 1)
+            })
+            .map(|()| format!("{n} replies in order"))
+        }
+        "ping-pong" => ping_pong(&mut client, n).await?,
+        "sequential" => {
+            for i in 0..n {
+                let reply = client.unary_echo(request(format!("call {i}"))).await?;
+                let message = reply.into_inner().message;
+                if message != format!("call {i}") {
+                    return Ok(Err(format!("call {i}: reply {message:?}")));
+                }
+            }
+            Ok(format!("{n} sequential calls"))
+        }
+        "concurrent" => {
+            let calls = (0..n).map(|_| {
+                let mut client = client.clone();
+                async move {
+                    let reply = client
+                        .unary_echo(request(format!("barrier:{n}:concurrent")))
+                        .await?;
+                    Ok::<_, Status>(reply.into_inner().message)
+                }
+            });
+            let peers: BTreeSet<String> = futures::future::join_all(calls)
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()?;
+            check(peers.len() == 1, || {
+                format!("calls came from several connections: {peers:?}")
+            })
+            .map(|()| format!("{n} calls in flight at once on 1 connection"))
+        }
+        other => Err(format!("unknown scenario {other:?}")),
+    })
+}
+
+/// Full duplex: each request is sent only after the reply to the previous one arrived, so a
+/// client that sends the whole request stream before reading would never finish.
+async fn ping_pong(client: &mut EchoClient, n: usize) -> Result<Outcome, Status> {
+    let (mut tx, rx) = mpsc::unbounded::<EchoRequest>();
+    let _ = tx.send(request("ping 0")).await;
+    let mut replies = client.bidirectional_streaming_echo(rx).await?.into_inner();
+    for i in 0..n {
+        let Some(reply) = replies.message().await? else {
+            return Ok(Err(format!("stream ended after {i} replies")));
+        };
+        if reply.message != format!("ping {i}") {
+            return Ok(Err(format!("reply {i}: {:?}", reply.message)));
+        }
+        if i + 1 < n {
+            let _ = tx.send(request(format!("ping {}", i + 1))).await;
+        }
+    }
+    drop(tx);
+    let extra = replies.message().await?;
+    Ok(
+        check(extra.is_none(), || format!("unexpected reply {extra:?}"))
+            .map(|()| format!("{n} round trips")),
+    )
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(uri), Some(name)) = (args.get(1), args.get(2)) else {
+        eprintln!("usage: e2e-guest URI SCENARIO [N]");
+        return ExitCode::from(2);
+    };
+    let n = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(1);
+    match grpc_wasi::block_on(scenario(uri.clone(), name, n)) {
+        Ok(Ok(details)) => println!("ok: {details}"),
+        Ok(Err(what)) => println!("check failed: {what}"),
+        Err(status) => println!("status: {} {}", status.code().as_i32(), status.message()),
+    }
+    ExitCode::SUCCESS
+}
