@@ -1,10 +1,13 @@
-//! `grpc-wasi-harness demo`: builds the echo-client guest, starts the tonic echo server, runs
-//! the guest with only the server's address allowed, and prints one line per RPC kind.
+//! `grpc-wasi-harness demo [--transport sockets|wasi-http|grpc-web]`: builds the echo-client
+//! guest, starts the tonic echo server, runs the guest with only the server's address allowed
+//! (as a TCP address for `sockets`, as a wasi:http authority otherwise; `grpc-web` on an
+//! HTTP/1.1 host), and prints one line per RPC kind.
 
 use std::time::Instant;
 
 use crate::echo_server::EchoServer;
 use crate::guest;
+use crate::outgoing_http::HttpVersion;
 use crate::runner::{RunOptions, Runner};
 
 /// The RPC kinds the echo-client guest reports, as it names them in its output.
@@ -18,7 +21,8 @@ const KINDS: [&str; 4] = [
 /// Runs the demo and prints its report on stdout. Returns whether every RPC kind succeeded.
 ///
 /// Errors: the guest cannot be built, the server cannot start, or the guest traps.
-pub fn run() -> anyhow::Result<bool> {
+/// `transport` is the echo-client's `--transport` value.
+pub fn run(transport: &str) -> anyhow::Result<bool> {
     let started = Instant::now();
     println!("building examples/echo-client for wasm32-wasip2 ...");
     let wasm = guest::build("echo-client")?;
@@ -27,16 +31,24 @@ pub fn run() -> anyhow::Result<bool> {
     let runner = Runner::new()?;
     let component = runner.load(&wasm)?;
     let mut options = RunOptions {
-        args: vec![server.uri()],
+        args: vec!["--transport".into(), transport.into(), server.uri()],
         ..RunOptions::default()
     };
-    options.network.allow(&server.addr().to_string())?;
+    let addr = server.addr().to_string();
+    match transport {
+        "sockets" => options.network.allow(&addr)?,
+        "wasi-http" => options.network.allow_http(&addr)?,
+        "grpc-web" => {
+            options.http_version = HttpVersion::Http1;
+            options.network.allow_http(&addr)?
+        }
+        other => anyhow::bail!("unknown transport {other:?}: use sockets, wasi-http or grpc-web"),
+    };
     println!(
-        "running {} (allowed: {} only)",
-        wasm.display(),
-        server.addr()
+        "running {} over {transport} (allowed: {addr} only)",
+        wasm.display()
     );
-    let output = runner.run_blocking(&component, &options)?;
+    let output = runner.run_blocking(&component, &options, None)?;
     let ok = output.exit_code == 0 && report(&output.stdout, &output.stderr);
     if !output.stderr.is_empty() {
         eprint!("{}", output.stderr);

@@ -1,4 +1,5 @@
-//! A real tonic server for `grpc.examples.echo.Echo`, run on its own thread and runtime.
+//! A real tonic server for `grpc.examples.echo.Echo`, run on its own thread and runtime. It
+//! speaks gRPC over HTTP/2 and, through tonic-web, gRPC-Web over HTTP/1.1 and HTTP/2.
 //!
 //! Behaviour (the echo semantics of grpc-go's example server, plus hooks tests use to make the
 //! server do something particular; a hook is chosen by the request message's prefix):
@@ -175,6 +176,8 @@ impl EchoServer {
                         let _ = stop.wait_for(|stop| *stop).await;
                     };
                     let serve = tonic::transport::Server::builder()
+                        .accept_http1(true)
+                        .layer(tonic_web::GrpcWebLayer::new())
                         .add_service(EchoService::new(EchoImpl::default()))
                         .serve_with_incoming_shutdown(incoming, stopped(stop.clone()));
                     tokio::select! {

@@ -16,7 +16,7 @@
 //! let component = runner.load(&guest::build("echo-client")?)?;
 //! let mut options = RunOptions { args: vec![server.uri()], ..Default::default() };
 //! options.network.allow(&server.addr().to_string())?;
-//! let output = runner.run_blocking(&component, &options)?;
+//! let output = runner.run_blocking(&component, &options, None)?;
 //! assert_eq!(output.exit_code, 0, "{}", output.stderr);
 //! # Ok::<(), anyhow::Error>(())
 //! ```
@@ -24,7 +24,9 @@
 pub mod demo;
 pub mod echo_server;
 pub mod guest;
+pub mod outgoing_http;
 pub mod runner;
+pub mod serve;
 
 /// The echo service's messages, server and (native tonic) client, generated from
 /// `proto/echo.proto`.

@@ -1,15 +1,18 @@
-//! Runs `wasi:cli/command` components in wasmtime 48 with WASI 0.2, granting exactly the
-//! network access asked for.
+//! Runs `wasi:cli/command` components in wasmtime 48 with WASI 0.2 (`wasi:http` included),
+//! granting exactly the network access asked for.
 //!
 //! Permissions: every `--allow HOST:PORT` lets the guest open TCP connections to that address
 //! (a DNS name is resolved here, once, and name lookup is granted to the guest only when some
-//! allowed host is a name). Everything else is denied: other addresses, listening, UDP.
-//! Denied connects fail in the guest with `wasi:sockets` `access-denied`.
+//! allowed host is a name); every `--allow-http HOST:PORT` lets it send `wasi:http` requests to
+//! that authority. Everything else is denied: other addresses and authorities, listening, UDP.
+//! Denied connects fail in the guest with `wasi:sockets` `access-denied`, denied requests with
+//! `wasi:http` `HTTP-request-denied`.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use wasmtime::component::{Component, Linker, ResourceTable};
@@ -18,6 +21,9 @@ use wasmtime_wasi::p2::bindings::Command;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::outgoing_http::{Hooks, HttpClients, HttpVersion};
 
 /// Most bytes of stdout or stderr kept from one run.
 const OUTPUT_CAPACITY: usize = 16 * 1024 * 1024;
@@ -27,6 +33,7 @@ const OUTPUT_CAPACITY: usize = 16 * 1024 * 1024;
 pub struct NetworkPolicy {
     addrs: HashSet<SocketAddr>,
     name_lookup: bool,
+    http_authorities: HashSet<String>,
 }
 
 impl NetworkPolicy {
@@ -63,6 +70,37 @@ impl NetworkPolicy {
         Ok(self)
     }
 
+    /// Allows `wasi:http` requests to `authority`, `HOST:PORT` as the guest names it.
+    ///
+    /// Errors: `authority` has no port.
+    pub fn allow_http(&mut self, authority: &str) -> anyhow::Result<&mut Self> {
+        let authority: http::uri::Authority = authority
+            .parse()
+            .with_context(|| format!("--allow-http {authority:?}: expected HOST:PORT"))?;
+        if authority.port().is_none() {
+            bail!("--allow-http {authority}: expected HOST:PORT");
+        }
+        self.http_authorities
+            .insert(authority.as_str().to_ascii_lowercase());
+        Ok(self)
+    }
+
+    /// Whether a `wasi:http` request to `uri` is allowed (its port defaults by scheme).
+    pub(crate) fn permits_http(&self, uri: &http::Uri) -> bool {
+        let Some(host) = uri.host() else {
+            return false;
+        };
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
+                443
+            } else {
+                80
+            });
+        self.http_authorities
+            .contains(&format!("{host}:{port}").to_ascii_lowercase())
+    }
+
     fn permits(&self, addr: SocketAddr, reason: SocketAddrUse) -> bool {
         match reason {
             SocketAddrUse::TcpConnect => self.addrs.contains(&addr),
@@ -82,6 +120,8 @@ pub struct RunOptions {
     pub env: Vec<(String, String)>,
     /// Network permissions.
     pub network: NetworkPolicy,
+    /// The HTTP version the host's `wasi:http` speaks to servers.
+    pub http_version: HttpVersion,
     /// Pass the guest's stdout/stderr through to this process instead of capturing them.
     pub inherit_stdio: bool,
 }
@@ -97,9 +137,21 @@ pub struct RunOutput {
     pub stderr: String,
 }
 
-struct Host {
+pub(crate) struct Host {
     ctx: WasiCtx,
     table: ResourceTable,
+    http: WasiHttpCtx,
+    hooks: Hooks,
+}
+
+impl WasiHttpView for Host {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
 }
 
 impl WasiView for Host {
@@ -111,12 +163,15 @@ impl WasiView for Host {
     }
 }
 
-/// A wasmtime engine with WASI 0.2 linked in; compile components once with
-/// [`Runner::load`], run them many times.
+/// A wasmtime engine with WASI 0.2 and `wasi:http` linked in, the tokio runtime guests run on
+/// and the HTTP clients they share; compile components once with [`Runner::load`], run them
+/// many times.
 #[derive(Clone)]
 pub struct Runner {
     engine: Engine,
     linker: Arc<Linker<Host>>,
+    runtime: Arc<tokio::runtime::Runtime>,
+    clients: HttpClients,
 }
 
 impl Runner {
@@ -127,10 +182,69 @@ impl Runner {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
         Ok(Runner {
             engine,
             linker: Arc::new(linker),
+            runtime: Arc::new(runtime),
+            clients: HttpClients::new(),
         })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The linker with WASI 0.2 and `wasi:http`.
+    pub(crate) fn linker(&self) -> &Linker<Host> {
+        &self.linker
+    }
+
+    /// The tokio runtime guests run on.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+
+    /// The host state of one guest instance: WASI with `options`' args, env and permissions.
+    /// Output goes to `stdout`/`stderr`, or to this process's with `inherit_stdio`.
+    pub(crate) fn host(
+        &self,
+        options: &RunOptions,
+        stdout: &MemoryOutputPipe,
+        stderr: &MemoryOutputPipe,
+    ) -> Host {
+        let mut builder = WasiCtx::builder();
+        let mut argv = vec!["guest.wasm".to_owned()];
+        argv.extend(options.args.iter().cloned());
+        builder.args(&argv);
+        for (k, v) in &options.env {
+            builder.env(k, v);
+        }
+        if options.inherit_stdio {
+            builder.inherit_stdio();
+        } else {
+            builder.stdout(stdout.clone()).stderr(stderr.clone());
+        }
+        let policy = Arc::new(options.network.clone());
+        // TCP as such is on; the address check below decides which connections go through.
+        builder.allow_tcp(true);
+        builder.allow_ip_name_lookup(policy.name_lookup);
+        let check = policy.clone();
+        builder.socket_addr_check(move |addr, reason| {
+            let permitted = check.permits(addr, reason);
+            Box::pin(async move { permitted })
+        });
+        Host {
+            ctx: builder.build(),
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            hooks: Hooks::new(&self.clients, policy, options.http_version),
+        }
     }
 
     /// Compiles the component at `path`. Errors: not a readable, valid component.
@@ -151,30 +265,7 @@ impl Runner {
     ) -> anyhow::Result<RunOutput> {
         let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        let mut builder = WasiCtx::builder();
-        let mut argv = vec!["guest.wasm".to_owned()];
-        argv.extend(options.args.iter().cloned());
-        builder.args(&argv);
-        for (k, v) in &options.env {
-            builder.env(k, v);
-        }
-        if options.inherit_stdio {
-            builder.inherit_stdio();
-        } else {
-            builder.stdout(stdout.clone()).stderr(stderr.clone());
-        }
-        let policy = Arc::new(options.network.clone());
-        // TCP as such is on; the address check below decides which connections go through.
-        builder.allow_tcp(true);
-        builder.allow_ip_name_lookup(policy.name_lookup);
-        builder.socket_addr_check(move |addr, reason| {
-            let permitted = policy.permits(addr, reason);
-            Box::pin(async move { permitted })
-        });
-        let host = Host {
-            ctx: builder.build(),
-            table: ResourceTable::new(),
-        };
+        let host = self.host(options, &stdout, &stderr);
         let mut store = Store::new(&self.engine, host);
         let command = Command::instantiate_async(&mut store, component, &self.linker).await?;
         let exit_code = match command.wasi_cli_run().call_run(&mut store).await {
@@ -193,16 +284,22 @@ impl Runner {
         })
     }
 
-    /// [`Runner::run`] on a new multi-threaded tokio runtime, for callers without one.
+    /// [`Runner::run`] on the runner's tokio runtime, for callers outside one.
+    ///
+    /// Errors: as [`Runner::run`], and a run longer than `timeout` (if given).
     pub fn run_blocking(
         &self,
         component: &Component,
         options: &RunOptions,
+        timeout: Option<Duration>,
     ) -> anyhow::Result<RunOutput> {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?
-            .block_on(self.run(component, options))
+        self.runtime.block_on(async {
+            match timeout {
+                Some(t) => tokio::time::timeout(t, self.run(component, options))
+                    .await
+                    .map_err(|_| anyhow!("the guest did not finish within {t:?}"))?,
+                None => self.run(component, options).await,
+            }
+        })
     }
 }

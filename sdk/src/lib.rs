@@ -97,4 +97,4 @@ pub use request::{IntoRequest, IntoStreamingRequest, Request};
 pub use response::Response;
 pub use runtime::block_on;
 pub use status::{Code, Status};
-pub use transport::{Channel, Endpoint};
+pub use transport::{Channel, Endpoint, Transport};

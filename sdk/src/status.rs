@@ -94,6 +94,52 @@ impl Code {
         self as i32
     }
 
+    /// The canonical name, as in `google/rpc/code.proto`: `"OK"`, `"NOT_FOUND"`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            Code::Ok => "OK",
+            Code::Cancelled => "CANCELLED",
+            Code::Unknown => "UNKNOWN",
+            Code::InvalidArgument => "INVALID_ARGUMENT",
+            Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Code::NotFound => "NOT_FOUND",
+            Code::AlreadyExists => "ALREADY_EXISTS",
+            Code::PermissionDenied => "PERMISSION_DENIED",
+            Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Code::FailedPrecondition => "FAILED_PRECONDITION",
+            Code::Aborted => "ABORTED",
+            Code::OutOfRange => "OUT_OF_RANGE",
+            Code::Unimplemented => "UNIMPLEMENTED",
+            Code::Internal => "INTERNAL",
+            Code::Unavailable => "UNAVAILABLE",
+            Code::DataLoss => "DATA_LOSS",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+        }
+    }
+
+    /// The HTTP status a gateway answers with for this code, per the "HTTP Mapping" of
+    /// `google/rpc/code.proto` (as grpc-gateway uses): `OK` → 200, `CANCELLED` → 499,
+    /// `INVALID_ARGUMENT`/`FAILED_PRECONDITION`/`OUT_OF_RANGE` → 400, `UNAUTHENTICATED` → 401,
+    /// `PERMISSION_DENIED` → 403, `NOT_FOUND` → 404, `ALREADY_EXISTS`/`ABORTED` → 409,
+    /// `RESOURCE_EXHAUSTED` → 429, `UNIMPLEMENTED` → 501, `UNAVAILABLE` → 503,
+    /// `DEADLINE_EXCEEDED` → 504, `UNKNOWN`/`INTERNAL`/`DATA_LOSS` → 500.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Code::Ok => 200,
+            Code::Cancelled => 499,
+            Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => 400,
+            Code::Unauthenticated => 401,
+            Code::PermissionDenied => 403,
+            Code::NotFound => 404,
+            Code::AlreadyExists | Code::Aborted => 409,
+            Code::ResourceExhausted => 429,
+            Code::Unimplemented => 501,
+            Code::Unavailable => 503,
+            Code::DeadlineExceeded => 504,
+            Code::Unknown | Code::Internal | Code::DataLoss => 500,
+        }
+    }
+
     /// A short English description of the code ("The operation was cancelled", …).
     pub fn description(self) -> &'static str {
         match self {

@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use grpc_wasi_harness::guest;
-use grpc_wasi_harness::runner::{RunOptions, RunOutput, Runner};
+use grpc_wasi_harness::outgoing_http::HttpVersion;
+use grpc_wasi_harness::runner::{NetworkPolicy, RunOptions, Runner};
 use wasmtime::component::Component;
 
 /// A guest run that takes longer than this is a failure (a hang is a bug, never a wait).
@@ -33,38 +34,75 @@ fn e2e_guest() -> &'static Guest {
     })
 }
 
-/// Runs `e2e-guest ARGS...` with TCP access to `allow` only; returns its one-line verdict
-/// (`ok: …`, `status: CODE MESSAGE` or `check failed: …`).
+/// How the guest reaches the server in a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `Transport::Sockets`, with TCP access to the server's address.
+    Sockets,
+    /// `Transport::WasiHttp`, with `wasi:http` access to the server (HTTP/2 host).
+    WasiHttp,
+    /// `Transport::GrpcWeb`, with `wasi:http` access to the server (HTTP/1.1 host).
+    GrpcWeb,
+}
+
+impl Mode {
+    /// The guest's `TRANSPORT` value.
+    pub fn transport(self) -> &'static str {
+        match self {
+            Mode::Sockets => "sockets",
+            Mode::WasiHttp => "wasi-http",
+            Mode::GrpcWeb => "grpc-web",
+        }
+    }
+
+    /// The permissions that let this mode reach `addr`, and nothing else.
+    pub fn grant(self, addr: std::net::SocketAddr) -> NetworkPolicy {
+        let mut policy = NetworkPolicy::deny_all();
+        let granted = match self {
+            Mode::Sockets => policy.allow(&addr.to_string()).map(|_| ()),
+            Mode::WasiHttp | Mode::GrpcWeb => policy.allow_http(&addr.to_string()).map(|_| ()),
+        };
+        granted.unwrap_or_else(|e| panic!("{e:#}"));
+        policy
+    }
+
+    /// The HTTP version of the host's `wasi:http` in this mode.
+    pub fn http_version(self) -> HttpVersion {
+        match self {
+            Mode::GrpcWeb => HttpVersion::Http1,
+            _ => HttpVersion::Http2,
+        }
+    }
+}
+
+/// Runs `e2e-guest ARGS...` in `mode` with exactly `network` granted; returns its one-line
+/// verdict (`ok: …`, `status: CODE MESSAGE` or `check failed: …`).
 ///
 /// Panics (failing the test) if the guest traps, exits non-zero, or runs past
 /// [`RUN_TIMEOUT`].
-pub fn run_scenario(args: &[&str], env: &[(&str, &str)], allow: &[String]) -> String {
+pub fn run_scenario(
+    mode: Mode,
+    args: &[&str],
+    env: &[(&str, &str)],
+    network: NetworkPolicy,
+) -> String {
     let guest = e2e_guest();
-    let mut options = RunOptions {
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.push(("TRANSPORT".into(), mode.transport().into()));
+    let options = RunOptions {
         args: args.iter().map(|a| a.to_string()).collect(),
-        env: env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        env,
+        network,
+        http_version: mode.http_version(),
         ..RunOptions::default()
     };
-    for spec in allow {
-        options
-            .network
-            .allow(spec)
-            .unwrap_or_else(|e| panic!("{e:#}"));
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
-    let output: RunOutput = runtime
-        .block_on(async {
-            tokio::time::timeout(RUN_TIMEOUT, guest.runner.run(&guest.component, &options)).await
-        })
-        .unwrap_or_else(|_| panic!("guest {args:?} did not finish within {RUN_TIMEOUT:?}"))
-        .unwrap_or_else(|e| panic!("guest {args:?} failed: {e:#}"));
+    let output = guest
+        .runner
+        .run_blocking(&guest.component, &options, Some(RUN_TIMEOUT))
+        .unwrap_or_else(|e| panic!("guest {args:?}: {e:#}"));
     assert_eq!(
         output.exit_code, 0,
         "guest {args:?} exited with {}\nstdout:\n{}\nstderr:\n{}",

@@ -13,7 +13,7 @@ use prost::Message;
 use crate::codec::{self, framing::Decoder};
 use crate::metadata::MetadataMap;
 use crate::status::{Code, Status};
-use crate::transport::ResponseBody;
+use crate::transport::{ResponseBody, parse_grpc_web_trailers};
 
 /// A stream of response messages of type `T`.
 ///
@@ -56,7 +56,10 @@ impl<T> fmt::Debug for Streaming<T> {
 impl<T: Message + Default> Streaming<T> {
     /// A stream reading `body`, decoding messages of at most `max_message_size` bytes.
     pub(crate) fn new(body: ResponseBody, max_message_size: usize) -> Self {
-        Self::with_state(State::Body(body), max_message_size)
+        let grpc_web = body.is_grpc_web();
+        let mut stream = Self::with_state(State::Body(body), max_message_size);
+        stream.decoder.grpc_web(grpc_web);
+        stream
     }
 
     /// A stream for a Trailers-Only response: no messages, then `status` (whose metadata
@@ -115,6 +118,18 @@ impl<T: Message + Default> Streaming<T> {
     fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
         loop {
             match self.decoder.decode() {
+                Ok(Some(frame)) if frame.trailers => {
+                    // gRPC-Web: the trailer frame ends the response.
+                    let trailers = parse_grpc_web_trailers(&frame.data);
+                    return match trailers.and_then(status_from_trailers) {
+                        Ok(trailers) => {
+                            self.state = State::Done;
+                            self.trailers = Some(trailers);
+                            Poll::Ready(Ok(None))
+                        }
+                        Err(status) => self.fail(status),
+                    };
+                }
                 Ok(Some(frame)) => {
                     return match codec::decode(frame) {
                         Ok(message) => Poll::Ready(Ok(Some(message))),

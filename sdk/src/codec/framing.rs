@@ -56,7 +56,11 @@ enum State {
     /// Waiting for the 5-byte header.
     ReadHeader,
     /// Header read; waiting for `len` bytes of message.
-    ReadBody { compressed: bool, len: usize },
+    ReadBody {
+        compressed: bool,
+        trailers: bool,
+        len: usize,
+    },
 }
 
 /// One message taken out of the stream by [`Decoder::decode`].
@@ -65,6 +69,9 @@ pub struct Frame {
     /// The `Compressed-Flag` was 1: `data` is compressed with the `grpc-encoding` of the
     /// response.
     pub compressed: bool,
+    /// gRPC-Web only: the flag's most significant bit was set, so `data` is not a message but
+    /// the trailer block (`name: value` lines, PROTOCOL-WEB.md).
+    pub trailers: bool,
     /// The message bytes, exactly `Message-Length` of them.
     pub data: Bytes,
 }
@@ -81,6 +88,7 @@ pub struct Decoder {
     state: State,
     max_len: usize,
     accept_compressed: bool,
+    grpc_web: bool,
 }
 
 impl Default for Decoder {
@@ -97,6 +105,7 @@ impl Decoder {
             state: State::ReadHeader,
             max_len,
             accept_compressed: false,
+            grpc_web: false,
         }
     }
 
@@ -105,6 +114,12 @@ impl Decoder {
     /// compressed message is an `Internal` error (PROTOCOL-HTTP2, "Compressed-Flag").
     pub fn accept_compressed(&mut self, accept: bool) {
         self.accept_compressed = accept;
+    }
+
+    /// Accepts gRPC-Web trailer frames (flag `0x80`, PROTOCOL-WEB.md), returned as frames with
+    /// [`Frame::trailers`] set. Off by default: in gRPC over HTTP/2 that flag is an error.
+    pub fn grpc_web(&mut self, enable: bool) {
+        self.grpc_web = enable;
     }
 
     /// Appends bytes received from the peer.
@@ -123,7 +138,9 @@ impl Decoder {
             if self.buf.len() < HEADER_LEN {
                 return Ok(None);
             }
-            let compressed = match self.buf[0] {
+            let flag = self.buf[0];
+            let trailers = self.grpc_web && flag & 0x80 != 0;
+            let compressed = match if trailers { flag & 0x7f } else { flag } {
                 0 => false,
                 1 if self.accept_compressed => true,
                 1 => {
@@ -131,7 +148,7 @@ impl Decoder {
                         "protocol error: received a compressed message but no grpc-encoding was negotiated",
                     ));
                 }
-                flag => {
+                _ => {
                     return Err(Status::internal(format!(
                         "protocol error: invalid Compressed-Flag {flag} (expected 0 or 1)"
                     )));
@@ -147,9 +164,18 @@ impl Decoder {
                 )));
             }
             self.buf.advance(HEADER_LEN);
-            self.state = State::ReadBody { compressed, len };
+            self.state = State::ReadBody {
+                compressed,
+                trailers,
+                len,
+            };
         }
-        let State::ReadBody { compressed, len } = self.state else {
+        let State::ReadBody {
+            compressed,
+            trailers,
+            len,
+        } = self.state
+        else {
             return Ok(None);
         };
         if self.buf.len() < len {
@@ -159,6 +185,7 @@ impl Decoder {
         self.state = State::ReadHeader;
         Ok(Some(Frame {
             compressed,
+            trailers,
             data: self.buf.split_to(len).freeze(),
         }))
     }
@@ -284,6 +311,25 @@ mod tests {
         let err = d.decode().unwrap_err();
         assert_eq!(err.code(), Code::Internal);
         assert!(err.message().contains("Compressed-Flag 2"));
+    }
+
+    #[test]
+    fn grpc_web_trailer_frame() {
+        let mut wire = frame(b"msg");
+        wire.extend([0x80, 0, 0, 0, 15]);
+        wire.extend(b"grpc-status:0\r\n");
+        let mut plain = Decoder::default();
+        plain.push(&wire);
+        assert!(!plain.decode().unwrap().unwrap().trailers);
+        assert_eq!(plain.decode().unwrap_err().code(), Code::Internal);
+
+        let mut web = Decoder::default();
+        web.grpc_web(true);
+        web.push(&wire);
+        assert!(!web.decode().unwrap().unwrap().trailers);
+        let t = web.decode().unwrap().unwrap();
+        assert!(t.trailers && !t.compressed);
+        assert_eq!(&t.data[..], b"grpc-status:0\r\n");
     }
 
     #[test]

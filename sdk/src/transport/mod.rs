@@ -1,12 +1,18 @@
-//! [`Channel`]: a connection to one gRPC server, shared by every call made on it.
+//! [`Channel`]: the way to one gRPC server, shared by every call made on it.
 //!
-//! Today a channel carries calls over `wasi:sockets` TCP with HTTP/2 (h2c, prior knowledge:
-//! `http://` URIs). Runtimes that grant sockets: `wasmtime run -S inherit-network -S
-//! allow-ip-name-lookup`, `grpc-wasi-harness run --allow HOST:PORT`, Spin with `tcp://`
-//! entries in `allowed_outbound_hosts`.
+//! Three transports, picked with [`Endpoint::transport`]:
+//!
+//! | [`Transport`] | wire | runtimes that carry it |
+//! |---|---|---|
+//! | `Sockets` (default) | HTTP/2 (h2c, prior knowledge) over `wasi:sockets` TCP; `http://` only | `wasmtime run -S inherit-network -S allow-ip-name-lookup`, `grpc-wasi-harness run --allow`, Spin with `tcp://` `allowed_outbound_hosts` |
+//! | `WasiHttp` | gRPC through `wasi:http/outgoing-handler`; the host's HTTP/2 (TLS for `https://`) | hosts whose wasi:http speaks HTTP/2: `grpc-wasi-harness --allow-http`, Spin ≥ 3.4, wasmCloud |
+//! | `GrpcWeb` | gRPC-Web (`application/grpc-web+proto`) through `wasi:http` | any wasi:http host, HTTP/1.1 included: `wasmtime run -S http`, jco/Node |
 
+mod grpc_web;
 mod h2;
 mod tcp;
+mod wasi_http;
+mod wasi_io;
 
 use std::fmt;
 use std::pin::Pin;
@@ -16,8 +22,10 @@ use std::task::{Context, Poll};
 use ::h2::client::SendRequest;
 use bytes::Bytes;
 use futures_core::Stream;
-use http::uri::{PathAndQuery, Scheme};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue, Uri};
+
+pub(crate) use grpc_web::parse_trailers as parse_grpc_web_trailers;
 
 use crate::status::Status;
 
@@ -32,8 +40,14 @@ pub(crate) enum RequestBody {
     Stream(MessageStream),
 }
 
-/// The body of a response: DATA frames, then trailers.
-pub(crate) struct ResponseBody(h2::H2Body);
+/// The body of a response: DATA, then trailers.
+pub(crate) enum ResponseBody {
+    H2(h2::H2Body),
+    WasiHttp {
+        body: wasi_http::WasiHttpBody,
+        web: bool,
+    },
+}
 
 impl ResponseBody {
     /// The next chunk of the body, `None` at its end.
@@ -41,7 +55,10 @@ impl ResponseBody {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Status>>> {
-        self.0.poll_data(cx)
+        match self {
+            ResponseBody::H2(body) => body.poll_data(cx),
+            ResponseBody::WasiHttp { body, .. } => body.poll_data(cx),
+        }
     }
 
     /// The trailers (after the body ended); `None` if the server sent none.
@@ -49,18 +66,43 @@ impl ResponseBody {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Option<HeaderMap>, Status>> {
-        self.0.poll_trailers(cx)
+        match self {
+            ResponseBody::H2(body) => body.poll_trailers(cx),
+            ResponseBody::WasiHttp { body, .. } => body.poll_trailers(cx),
+        }
+    }
+
+    /// True for gRPC-Web, whose status comes in a trailer frame at the end of the body.
+    pub(crate) fn is_grpc_web(&self) -> bool {
+        matches!(self, ResponseBody::WasiHttp { web: true, .. })
     }
 }
 
 /// The `user-agent` sent with every call.
 const USER_AGENT: &str = concat!("grpc-wasi/", env!("CARGO_PKG_VERSION"));
 
+/// How a [`Channel`] reaches its server; see the table in the [module docs](self).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// HTTP/2 with prior knowledge (h2c) over a `wasi:sockets` TCP connection the guest opens:
+    /// one connection per channel, calls multiplexed on it. `http://` URIs only.
+    #[default]
+    Sockets,
+    /// gRPC over `wasi:http/outgoing-handler`: each call is one HTTP request, the host owns
+    /// the connections (and TLS for `https://`). Full duplex when the host speaks HTTP/2.
+    WasiHttp,
+    /// gRPC-Web over `wasi:http/outgoing-handler`, for hosts that speak only HTTP/1.1. HTTP/1.1
+    /// cannot be full duplex: a bidirectional call's responses arrive only as the host
+    /// forwards them, typically after the request body ended.
+    GrpcWeb,
+}
+
 /// Where and how to connect: made by [`Channel::from_static`], [`Channel::from_shared`] or
 /// [`Channel::builder`]; [`Endpoint::connect`] opens the [`Channel`].
 #[derive(Clone, Debug)]
 pub struct Endpoint {
     uri: Result<Uri, Status>,
+    transport: Transport,
 }
 
 impl Endpoint {
@@ -69,30 +111,57 @@ impl Endpoint {
         self.uri.as_ref().ok()
     }
 
-    /// Resolves the host, opens a TCP connection and performs the HTTP/2 handshake.
+    /// Picks the transport (default [`Transport::Sockets`]).
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Opens the channel. For [`Transport::Sockets`]: resolves the host, opens the TCP
+    /// connection and performs the HTTP/2 handshake. The `wasi:http` transports open nothing
+    /// up front (the host connects on the first call).
     ///
-    /// Errors: `InvalidArgument` for a URI that is not `http://HOST[:PORT]` (port 80 when
-    /// absent; `https` is not supported yet: TLS is not implemented); `Unavailable` when the
-    /// name does not resolve or the server cannot be reached; `PermissionDenied` (its message
-    /// names the address) when the host did not grant the guest access to it.
+    /// Errors: `InvalidArgument` for a URI that is not `http://HOST[:PORT]` (or `https://` with
+    /// a `wasi:http` transport; default ports 80 and 443); `Unavailable` when the name does not
+    /// resolve or the server cannot be reached; `PermissionDenied` (naming the address) when
+    /// the host did not grant the guest access to it.
     pub async fn connect(&self) -> Result<Channel, Status> {
         let uri = self.uri.clone()?;
+        let https = uri.scheme() == Some(&Scheme::HTTPS);
+        if https && self.transport == Transport::Sockets {
+            return Err(Status::invalid_argument(format!(
+                "invalid server URI {uri}: https (TLS) needs a wasi:http transport; the sockets \
+                 transport speaks plain-text HTTP/2 only"
+            )));
+        }
         let host = uri.host().unwrap_or_default().to_owned();
-        let port = uri.port_u16().unwrap_or(80);
-        let authority = http::uri::Authority::try_from(format!("{host}:{port}").as_str())
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let authority = Authority::try_from(format!("{host}:{port}").as_str())
             .map_err(|e| Status::invalid_argument(format!("invalid authority: {e}")))?;
-        let io = tcp::connect(&host, port).await?;
-        let send_request = h2::handshake(io).await?;
+        let connection = match self.transport {
+            Transport::Sockets => {
+                let io = tcp::connect(&host, port).await?;
+                Connection::H2(h2::handshake(io).await?)
+            }
+            Transport::WasiHttp | Transport::GrpcWeb => Connection::WasiHttp {
+                target: wasi_http::HttpTarget {
+                    https,
+                    authority: authority.to_string(),
+                },
+                web: self.transport == Transport::GrpcWeb,
+            },
+        };
         Ok(Channel {
             inner: Rc::new(Inner {
+                scheme: if https { Scheme::HTTPS } else { Scheme::HTTP },
                 authority,
-                send_request,
+                connection,
             }),
         })
     }
 }
 
-/// Parses `uri` and checks it names an `http://` server.
+/// Parses `uri` and checks it names an `http://` or `https://` server.
 fn parse_str(uri: &str) -> Result<Uri, Status> {
     let parsed = Uri::try_from(uri)
         .map_err(|e| Status::invalid_argument(format!("invalid server URI {uri:?}: {e}")))?;
@@ -102,11 +171,12 @@ fn parse_str(uri: &str) -> Result<Uri, Status> {
 fn parse_uri(uri: Uri) -> Result<Uri, Status> {
     let invalid = |why: &str| Status::invalid_argument(format!("invalid server URI {uri}: {why}"));
     match uri.scheme() {
-        Some(s) if *s == Scheme::HTTP => {}
-        Some(s) if *s == Scheme::HTTPS => {
-            return Err(invalid("https (TLS) is not supported yet; use http://"));
+        Some(s) if *s == Scheme::HTTP || *s == Scheme::HTTPS => {}
+        _ => {
+            return Err(invalid(
+                "expected http://HOST[:PORT] or https://HOST[:PORT]",
+            ));
         }
-        _ => return Err(invalid("expected http://HOST[:PORT]")),
     }
     match uri.host() {
         Some(h) if !h.is_empty() => Ok(uri),
@@ -114,15 +184,21 @@ fn parse_uri(uri: Uri) -> Result<Uri, Status> {
     }
 }
 
-/// A connection to one gRPC server: one HTTP/2 connection shared by every call, concurrent
-/// calls multiplexed as HTTP/2 streams.
+/// A way to one gRPC server, shared by every call made on it.
 ///
-/// Cheap to clone (clones share the connection). The connection closes when the last clone
-/// and the last call on it are dropped. Not `Send`: guests are single-threaded.
+/// Over [`Transport::Sockets`] it is one HTTP/2 connection, concurrent calls multiplexed as
+/// HTTP/2 streams, closed when the last clone and the last call on it are dropped. Over the
+/// `wasi:http` transports each call is a request the host sends on connections it manages.
+/// Cheap to clone (clones share the connection). Not `Send`: guests are single-threaded.
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), grpc_wasi::Status> {
-/// let channel = grpc_wasi::Channel::from_static("http://127.0.0.1:50051").connect().await?;
+/// use grpc_wasi::{Channel, Transport};
+/// let sockets = Channel::from_static("http://127.0.0.1:50051").connect().await?;
+/// let http = Channel::from_static("https://api.example.com")
+///     .transport(Transport::WasiHttp)
+///     .connect()
+///     .await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -131,14 +207,29 @@ pub struct Channel {
 }
 
 struct Inner {
-    authority: http::uri::Authority,
-    send_request: SendRequest<Bytes>,
+    scheme: Scheme,
+    authority: Authority,
+    connection: Connection,
+}
+
+enum Connection {
+    H2(SendRequest<Bytes>),
+    WasiHttp {
+        target: wasi_http::HttpTarget,
+        web: bool,
+    },
 }
 
 impl fmt::Debug for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let transport = match &self.inner.connection {
+            Connection::H2(_) => Transport::Sockets,
+            Connection::WasiHttp { web: false, .. } => Transport::WasiHttp,
+            Connection::WasiHttp { web: true, .. } => Transport::GrpcWeb,
+        };
         f.debug_struct("Channel")
             .field("authority", &self.inner.authority)
+            .field("transport", &transport)
             .finish_non_exhaustive()
     }
 }
@@ -150,54 +241,75 @@ impl Channel {
     pub fn from_static(uri: &'static str) -> Endpoint {
         Endpoint {
             uri: parse_str(uri),
+            transport: Transport::default(),
         }
     }
 
     /// An [`Endpoint`] for a URI given at run time.
     ///
-    /// Errors: `InvalidArgument` if `uri` does not parse or is not `http://HOST[:PORT]`.
+    /// Errors: `InvalidArgument` if `uri` does not parse or is not `http(s)://HOST[:PORT]`.
     pub fn from_shared(uri: impl Into<String>) -> Result<Endpoint, Status> {
         let uri = parse_str(&uri.into())?;
-        Ok(Endpoint { uri: Ok(uri) })
+        Ok(Endpoint {
+            uri: Ok(uri),
+            transport: Transport::default(),
+        })
     }
 
     /// An [`Endpoint`] for a parsed URI.
     pub fn builder(uri: Uri) -> Endpoint {
         Endpoint {
             uri: parse_uri(uri),
+            transport: Transport::default(),
         }
     }
 
     /// Sends one call: the request headers (`metadata` plus the protocol headers of
-    /// PROTOCOL-HTTP2 "Requests") and `body`, and returns the response head and body.
+    /// PROTOCOL-HTTP2 "Requests", or of PROTOCOL-WEB for gRPC-Web) and `body`, and returns the
+    /// response head and body.
     pub(crate) async fn call(
         &self,
         path: &PathAndQuery,
         metadata: HeaderMap,
         body: RequestBody,
     ) -> Result<(http::response::Parts, ResponseBody), Status> {
-        let uri = Uri::builder()
-            .scheme(Scheme::HTTP)
-            .authority(self.inner.authority.clone())
-            .path_and_query(path.clone())
-            .build()
-            .map_err(|e| Status::internal(format!("invalid method path {path}: {e}")))?;
-        let mut request = http::Request::new(());
-        *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        *headers = metadata;
-        headers.insert("content-type", HeaderValue::from_static("application/grpc"));
-        headers.insert("te", HeaderValue::from_static("trailers"));
+        let mut headers = metadata;
         headers.insert("user-agent", HeaderValue::from_static(USER_AGENT));
-        let send_request = self.inner.send_request.clone();
-        let (parts, body) = h2::call(send_request, request, body).await?;
-        Ok((parts, ResponseBody(body)))
+        match &self.inner.connection {
+            Connection::H2(send_request) => {
+                headers.insert("content-type", HeaderValue::from_static("application/grpc"));
+                headers.insert("te", HeaderValue::from_static("trailers"));
+                let uri = Uri::builder()
+                    .scheme(self.inner.scheme.clone())
+                    .authority(self.inner.authority.clone())
+                    .path_and_query(path.clone())
+                    .build()
+                    .map_err(|e| Status::internal(format!("invalid method path {path}: {e}")))?;
+                let mut request = http::Request::new(());
+                *request.method_mut() = http::Method::POST;
+                *request.uri_mut() = uri;
+                *request.headers_mut() = headers;
+                let (parts, body) = h2::call(send_request.clone(), request, body).await?;
+                Ok((parts, ResponseBody::H2(body)))
+            }
+            Connection::WasiHttp { target, web } => {
+                if *web {
+                    let content_type = HeaderValue::from_static(grpc_web::CONTENT_TYPE);
+                    headers.insert("content-type", content_type.clone());
+                    headers.insert("accept", content_type);
+                    headers.insert("x-grpc-web", HeaderValue::from_static("1"));
+                } else {
+                    headers.insert("content-type", HeaderValue::from_static("application/grpc"));
+                    headers.insert("te", HeaderValue::from_static("trailers"));
+                }
+                let (parts, body) = wasi_http::call(target, path, &headers, body).await?;
+                Ok((parts, ResponseBody::WasiHttp { body, web: *web }))
+            }
+        }
     }
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::Code;
@@ -210,13 +322,8 @@ mod tests {
                 .is_some()
         );
         assert!(Channel::from_static("http://[::1]:50051").uri().is_some());
-        assert!(Channel::from_static("http://example.com").uri().is_some());
-        for bad in [
-            "https://x:1",
-            "127.0.0.1:50051",
-            "not a uri",
-            "unix:///tmp/s",
-        ] {
+        assert!(Channel::from_static("https://example.com").uri().is_some());
+        for bad in ["127.0.0.1:50051", "not a uri", "unix:///tmp/s", "ftp://x:1"] {
             let err = Channel::from_shared(bad).unwrap_err();
             assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
         }

@@ -9,21 +9,21 @@
 //! `TCP_NODELAY` and hosts leave Nagle's algorithm on, so a request written as two small writes
 //! (HEADERS, then DATA) would wait for a delayed ACK (about 40 ms) on every call.
 
-use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+use wasip2::io::streams::{InputStream, OutputStream};
 use wasip2::sockets::network::{
     ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
 };
 use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
-use wstd::runtime::{AsyncPollable, WaitFor};
+use wstd::runtime::AsyncPollable;
 
+use super::wasi_io::{Readiness, poll_read, poll_write_all};
 use crate::status::Status;
 
 /// Flush to the host once this many bytes are buffered, even before h2 asks for a flush.
@@ -34,10 +34,8 @@ const WRITE_BUFFER_LIMIT: usize = 64 * 1024;
 /// Field order is drop order: pollables before the streams they watch, streams before the
 /// socket that owns them.
 pub(crate) struct TcpIo {
-    read_wait: Option<Pin<Box<WaitFor>>>,
-    write_wait: Option<Pin<Box<WaitFor>>>,
-    read_ready: AsyncPollable,
-    write_ready: AsyncPollable,
+    read_ready: Readiness,
+    write_ready: Readiness,
     write_buf: BytesMut,
     input: InputStream,
     output: OutputStream,
@@ -145,57 +143,13 @@ async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
         }
     };
     Ok(TcpIo {
-        read_wait: None,
-        write_wait: None,
-        read_ready: AsyncPollable::new(input.subscribe()),
-        write_ready: AsyncPollable::new(output.subscribe()),
+        read_ready: Readiness::new(input.subscribe()),
+        write_ready: Readiness::new(output.subscribe()),
         write_buf: BytesMut::new(),
         input,
         output,
         socket,
     })
-}
-
-fn stream_error(e: StreamError) -> io::Error {
-    match e {
-        StreamError::Closed => io::Error::from(io::ErrorKind::BrokenPipe),
-        StreamError::LastOperationFailed(e) => {
-            io::Error::new(io::ErrorKind::ConnectionReset, e.to_debug_string())
-        }
-    }
-}
-
-/// Waits once on `ready`, keeping the wait in `slot` across polls.
-fn poll_pollable(
-    slot: &mut Option<Pin<Box<WaitFor>>>,
-    ready: &AsyncPollable,
-    cx: &mut Context<'_>,
-) -> Poll<()> {
-    let wait = slot.get_or_insert_with(|| Box::pin(ready.wait_for()));
-    ready!(wait.as_mut().poll(cx));
-    *slot = None;
-    Poll::Ready(())
-}
-
-impl TcpIo {
-    /// Hands the buffered bytes to the host, as few writes as its permits allow.
-    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.write_buf.is_empty() {
-            let permit = self.output.check_write().map_err(stream_error)?;
-            if permit == 0 {
-                ready!(poll_pollable(&mut self.write_wait, &self.write_ready, cx));
-                continue;
-            }
-            let n = usize::try_from(permit)
-                .unwrap_or(usize::MAX)
-                .min(self.write_buf.len());
-            self.output
-                .write(&self.write_buf[..n])
-                .map_err(stream_error)?;
-            self.write_buf.advance(n);
-        }
-        Poll::Ready(Ok(()))
-    }
 }
 
 impl AsyncRead for TcpIo {
@@ -205,22 +159,12 @@ impl AsyncRead for TcpIo {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let want = u64::try_from(buf.remaining()).unwrap_or(u64::MAX);
-        loop {
-            match this.input.read(want) {
-                Ok(bytes) if bytes.is_empty() => {
-                    ready!(poll_pollable(&mut this.read_wait, &this.read_ready, cx));
-                }
-                Ok(bytes) => {
-                    let n = bytes.len().min(buf.remaining());
-                    buf.put_slice(&bytes[..n]);
-                    return Poll::Ready(Ok(()));
-                }
-                // End of stream: a read of zero bytes.
-                Err(StreamError::Closed) => return Poll::Ready(Ok(())),
-                Err(e) => return Poll::Ready(Err(stream_error(e))),
-            }
+        let max = buf.remaining();
+        // End of stream (`None`) is a read of zero bytes.
+        if let Some(bytes) = ready!(poll_read(&this.input, &mut this.read_ready, max, cx))? {
+            buf.put_slice(&bytes[..bytes.len().min(max)]);
         }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -232,19 +176,30 @@ impl AsyncWrite for TcpIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if this.write_buf.len() >= WRITE_BUFFER_LIMIT {
-            ready!(this.poll_drain(cx))?;
+            ready!(poll_write_all(
+                &this.output,
+                &mut this.write_ready,
+                &mut this.write_buf,
+                cx
+            ))?;
         }
         this.write_buf.extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_drain(cx)
+        let this = self.get_mut();
+        poll_write_all(&this.output, &mut this.write_ready, &mut this.write_buf, cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        ready!(this.poll_drain(cx))?;
+        ready!(poll_write_all(
+            &this.output,
+            &mut this.write_ready,
+            &mut this.write_buf,
+            cx
+        ))?;
         // The peer may already be gone; there is nothing more to do about it here.
         let _ = this.socket.shutdown(ShutdownType::Send);
         Poll::Ready(Ok(()))

@@ -1,0 +1,146 @@
+//! The harness's `wasi:http` outgoing side: a `WasiHttpHooks` whose `send_request` speaks
+//! HTTP/2 (prior knowledge for `http://`, TLS with ALPN `h2` for `https://`), reusing
+//! connections across requests, sending no `host` header beside `:authority`, and refusing
+//! every authority not allowed. (wasmtime's own `send_request` speaks HTTP/1.1 only.)
+//!
+//! With [`HttpVersion::Http1`] it speaks HTTP/1.1 instead, as stock `wasmtime run -S http`
+//! does, so the HTTP/1.1-only path (gRPC-Web) can be tested too.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use http_body_util::BodyExt;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::runner::NetworkPolicy;
+
+/// Which HTTP version the host's `wasi:http` speaks to servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// HTTP/2: h2c prior knowledge for `http://`, ALPN `h2` for `https://`.
+    #[default]
+    Http2,
+    /// HTTP/1.1, as the stock wasmtime CLI does.
+    Http1,
+}
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, WasiBody>;
+
+/// The HTTP clients of a runner, shared by its runs so connections are reused.
+#[derive(Clone)]
+pub(crate) struct HttpClients {
+    http2: HttpClient,
+    http1: HttpClient,
+}
+
+impl HttpClients {
+    pub(crate) fn new() -> Self {
+        let connector = |h2: bool| {
+            let builder = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_webpki_roots()
+                .https_or_http();
+            if h2 {
+                builder.enable_http2().build()
+            } else {
+                builder.enable_http1().build()
+            }
+        };
+        HttpClients {
+            http2: Client::builder(TokioExecutor::new())
+                .http2_only(true)
+                .build(connector(true)),
+            http1: Client::builder(TokioExecutor::new()).build(connector(false)),
+        }
+    }
+}
+
+/// The hooks of one run: its permissions and the client for its HTTP version.
+pub(crate) struct Hooks {
+    policy: Arc<NetworkPolicy>,
+    client: HttpClient,
+}
+
+impl Hooks {
+    pub(crate) fn new(
+        clients: &HttpClients,
+        policy: Arc<NetworkPolicy>,
+        version: HttpVersion,
+    ) -> Self {
+        let client = match version {
+            HttpVersion::Http2 => clients.http2.clone(),
+            HttpVersion::Http1 => clients.http1.clone(),
+        };
+        Hooks { policy, client }
+    }
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), Error>> + Send>,
+                ),
+                Error,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for Hooks {
+    fn set_host_header(&mut self) -> bool {
+        // `:authority` says it; HTTP/2 servers may reject a request that has both.
+        false
+    }
+
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _response_error: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> SendFuture {
+        let allowed = self.policy.permits_http(request.uri());
+        let client = self.client.clone();
+        Box::new(async move {
+            if !allowed {
+                return Err(Error::HttpRequestDenied);
+            }
+            let timeout = options.and_then(|o| o.first_byte_timeout);
+            let response = client.request(request);
+            let response = match timeout {
+                Some(t) => tokio::time::timeout(t, response)
+                    .await
+                    .map_err(|_| Error::HttpResponseTimeout)?,
+                None => response.await,
+            }
+            .map_err(client_error)?;
+            let response = response.map(|body| body.map_err(Error::from).boxed_unsync());
+            let done: Box<dyn Future<Output = Result<(), Error>> + Send> =
+                Box::new(async { Ok(()) });
+            Ok((response, done))
+        })
+    }
+}
+
+/// The `wasi:http` error code for a failed request.
+fn client_error(e: hyper_util::client::legacy::Error) -> Error {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => Error::ConnectionRefused,
+                std::io::ErrorKind::TimedOut => Error::ConnectionTimeout,
+                _ => Error::ConnectionTerminated,
+            };
+        }
+        source = err.source();
+    }
+    if e.is_connect() {
+        Error::DestinationUnavailable
+    } else {
+        Error::HttpProtocolError
+    }
+}

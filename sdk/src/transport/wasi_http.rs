@@ -1,0 +1,350 @@
+//! gRPC and gRPC-Web over `wasi:http/outgoing-handler` 0.2, driven through the `wasi`
+//! bindings directly.
+//!
+//! The request body is written by its own task, message by message as the caller produces
+//! them, and finished with `outgoing-body.finish`; the response head and body are read while
+//! it is still being written, so bidirectional streaming is full duplex wherever the host's
+//! HTTP connection is (HTTP/2). Trailers come from `future-trailers` (gRPC) or from the
+//! trailer frame in the body (gRPC-Web).
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use futures_lite::StreamExt;
+use futures_lite::future::poll_once;
+use http::uri::PathAndQuery;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{
+    ErrorCode, Fields, FutureTrailers, IncomingBody, IncomingResponse, Method, OutgoingBody,
+    OutgoingRequest, Scheme,
+};
+use wasip2::io::streams::{InputStream, OutputStream};
+use wstd::runtime::Task;
+
+use super::RequestBody;
+use super::wasi_io::{Readiness, poll_read, poll_write_all};
+use crate::runtime::spawn;
+use crate::status::Status;
+
+/// Largest read from the response body stream, in bytes.
+const READ_SIZE: usize = 64 * 1024;
+
+/// Where `wasi:http` requests of a channel go.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpTarget {
+    /// `true` for `https://`: the host makes the TLS connection.
+    pub(crate) https: bool,
+    /// `host:port`.
+    pub(crate) authority: String,
+}
+
+/// Sends one call through `wasi:http/outgoing-handler.handle` and waits for the response head.
+///
+/// Errors: the `wasi:http` error code as a [`Status`] (see [`status_from_http_error`]), or
+/// the request body stream's own error if producing the request failed first.
+pub(crate) async fn call(
+    target: &HttpTarget,
+    path: &PathAndQuery,
+    headers: &HeaderMap,
+    body: RequestBody,
+) -> Result<(http::response::Parts, WasiHttpBody), Status> {
+    let entries: Vec<(String, Vec<u8>)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+        .collect();
+    let fields = Fields::from_list(&entries)
+        .map_err(|e| Status::internal(format!("the host refused the request headers: {e:?}")))?;
+    let request = OutgoingRequest::new(fields);
+    let scheme = if target.https {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    let invalid = |what: &str| Status::internal(format!("the host refused the request {what}"));
+    request
+        .set_method(&Method::Post)
+        .map_err(|()| invalid("method"))?;
+    request
+        .set_scheme(Some(&scheme))
+        .map_err(|()| invalid("scheme"))?;
+    request
+        .set_authority(Some(&target.authority))
+        .map_err(|()| invalid("authority"))?;
+    request
+        .set_path_with_query(Some(path.as_str()))
+        .map_err(|()| invalid("path"))?;
+    let outgoing_body = request.body().map_err(|()| invalid("body"))?;
+    let response = outgoing_handler::handle(request, None)
+        .map_err(|e| status_from_http_error(e, &target.authority))?;
+
+    let send_error = Rc::new(RefCell::new(None));
+    let sender = spawn(send_body(outgoing_body, body, send_error.clone()));
+
+    let result = {
+        let mut readiness = Readiness::new(response.subscribe());
+        loop {
+            match response.get() {
+                None => readiness.ready().await,
+                Some(result) => break result,
+            }
+        }
+    };
+    let response = match result {
+        Ok(Ok(response)) => response,
+        Ok(Err(code)) => {
+            return Err(send_error
+                .take()
+                .unwrap_or_else(|| status_from_http_error(code, &target.authority)));
+        }
+        Err(()) => return Err(Status::internal("wasi:http response already taken")),
+    };
+    let status = http::StatusCode::from_u16(response.status())
+        .map_err(|_| Status::internal(format!("invalid HTTP status {}", response.status())))?;
+    let headers = header_map(response.headers());
+    let mut parts = http::Response::new(()).into_parts().0;
+    parts.status = status;
+    parts.headers = headers;
+    let incoming = response
+        .consume()
+        .map_err(|()| Status::internal("wasi:http response body already taken"))?;
+    let stream = incoming
+        .stream()
+        .map_err(|()| Status::internal("wasi:http response body stream already taken"))?;
+    let body = WasiHttpBody {
+        state: BodyState::Reading {
+            readiness: Readiness::new(stream.subscribe()),
+            stream,
+            body: incoming,
+            _response: response,
+        },
+        _sender: sender,
+        send_error,
+        authority: target.authority.clone(),
+    };
+    Ok((parts, body))
+}
+
+/// The headers of `fields` (entries that are not valid HTTP are skipped).
+fn header_map(fields: Fields) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in fields.entries() {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(&value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
+/// Writes the request body, then finishes it. A body whose message stream failed is dropped
+/// unfinished, which aborts the request.
+async fn send_body(body: OutgoingBody, request: RequestBody, error: Rc<RefCell<Option<Status>>>) {
+    let Ok(stream) = body.write() else {
+        return;
+    };
+    let mut readiness = Readiness::new(stream.subscribe());
+    let sent = match request {
+        RequestBody::Once(bytes) => write_message(&stream, &mut readiness, bytes).await,
+        RequestBody::Stream(mut messages) => loop {
+            // Flush only when the producer has nothing more right now: one host write per
+            // burst of messages, and a prompt send for ping-pong exchanges.
+            let next = match poll_once(messages.next()).await {
+                Some(next) => next,
+                None => {
+                    if flush(&stream, &mut readiness).await.is_err() {
+                        break Err(());
+                    }
+                    messages.next().await
+                }
+            };
+            match next {
+                Some(Ok(bytes)) => {
+                    if write_message(&stream, &mut readiness, bytes).await.is_err() {
+                        break Err(());
+                    }
+                }
+                Some(Err(status)) => {
+                    *error.borrow_mut() = Some(status);
+                    break Err(());
+                }
+                None => break Ok(()),
+            }
+        },
+    };
+    let flushed = match sent {
+        Ok(()) => flush(&stream, &mut readiness).await,
+        Err(()) => Err(()),
+    };
+    drop(readiness);
+    drop(stream);
+    if flushed.is_ok() {
+        let _ = OutgoingBody::finish(body, None);
+    }
+}
+
+async fn write_message(
+    stream: &OutputStream,
+    readiness: &mut Readiness,
+    mut bytes: Bytes,
+) -> Result<(), ()> {
+    poll_fn(|cx| poll_write_all(stream, readiness, &mut bytes, cx))
+        .await
+        .map_err(|_| ())
+}
+
+/// Asks the host to send what was written and waits until it has.
+async fn flush(stream: &OutputStream, readiness: &mut Readiness) -> Result<(), ()> {
+    stream.flush().map_err(|_| ())?;
+    loop {
+        if stream.check_write().map_err(|_| ())? > 0 {
+            return Ok(());
+        }
+        readiness.ready().await;
+    }
+}
+
+/// The response body of a `wasi:http` call.
+pub(crate) struct WasiHttpBody {
+    state: BodyState,
+    /// The request body sender; dropping it (with this body) cancels it.
+    _sender: Task<()>,
+    send_error: Rc<RefCell<Option<Status>>>,
+    authority: String,
+}
+
+/// Variant fields are dropped in order: pollables, then streams, then their parents.
+enum BodyState {
+    Reading {
+        readiness: Readiness,
+        stream: InputStream,
+        body: IncomingBody,
+        _response: IncomingResponse,
+    },
+    Trailers {
+        readiness: Readiness,
+        future: FutureTrailers,
+        _response: IncomingResponse,
+    },
+    Done,
+}
+
+impl WasiHttpBody {
+    fn error(&self, status: Status) -> Status {
+        self.send_error.take().unwrap_or(status)
+    }
+
+    /// The next chunk of the body, `None` at its end.
+    pub(crate) fn poll_data(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Status>>> {
+        let BodyState::Reading {
+            readiness, stream, ..
+        } = &mut self.state
+        else {
+            return Poll::Ready(None);
+        };
+        match ready!(poll_read(stream, readiness, READ_SIZE, cx)) {
+            Ok(Some(bytes)) => Poll::Ready(Some(Ok(Bytes::from(bytes)))),
+            Ok(None) => {
+                if let BodyState::Reading {
+                    readiness,
+                    stream,
+                    body,
+                    _response,
+                } = std::mem::replace(&mut self.state, BodyState::Done)
+                {
+                    drop(readiness);
+                    drop(stream);
+                    let future = IncomingBody::finish(body);
+                    self.state = BodyState::Trailers {
+                        readiness: Readiness::new(future.subscribe()),
+                        future,
+                        _response,
+                    };
+                }
+                Poll::Ready(None)
+            }
+            Err(e) => {
+                let status = Status::unavailable(format!(
+                    "reading the response body from {} failed: {e}",
+                    self.authority
+                ))
+                .with_source(e);
+                self.state = BodyState::Done;
+                Poll::Ready(Some(Err(self.error(status))))
+            }
+        }
+    }
+
+    /// The trailers, once the body has ended; `None` if there were none.
+    pub(crate) fn poll_trailers(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<HeaderMap>, Status>> {
+        let BodyState::Trailers {
+            readiness, future, ..
+        } = &mut self.state
+        else {
+            return Poll::Ready(Ok(None));
+        };
+        let result = loop {
+            match future.get() {
+                None => ready!(readiness.poll_ready(cx)),
+                Some(result) => break result,
+            }
+        };
+        self.state = BodyState::Done;
+        Poll::Ready(match result {
+            Ok(Ok(trailers)) => Ok(trailers.map(header_map)),
+            Ok(Err(code)) => Err(self.error(status_from_http_error(code, &self.authority))),
+            Err(()) => Err(Status::internal("wasi:http trailers already taken")),
+        })
+    }
+}
+
+/// Maps a `wasi:http` error code to a [`Status`].
+///
+/// `HTTP-request-denied` → `PermissionDenied` naming the authority; `connection-refused`,
+/// DNS and destination errors, `connection-terminated`, `connection-limit-reached`,
+/// `HTTP-response-incomplete` and TLS errors → `Unavailable`; the timeout codes →
+/// `DeadlineExceeded`; anything else → `Internal`. The error code is the status's source.
+pub(crate) fn status_from_http_error(code: ErrorCode, authority: &str) -> Status {
+    use ErrorCode as E;
+    let status = match &code {
+        E::HttpRequestDenied => Status::permission_denied(format!(
+            "the host did not allow outgoing HTTP requests to {authority} (wasi:http \
+             HTTP-request-denied; grpc-wasi-harness: --allow-http {authority}; Spin: \
+             allowed_outbound_hosts)"
+        )),
+        E::ConnectionRefused => Status::unavailable(format!("connection to {authority} refused")),
+        E::DnsTimeout
+        | E::ConnectionTimeout
+        | E::ConnectionReadTimeout
+        | E::ConnectionWriteTimeout
+        | E::HttpResponseTimeout => {
+            Status::deadline_exceeded(format!("HTTP request to {authority} timed out: {code:?}"))
+        }
+        E::DnsError(_)
+        | E::DestinationNotFound
+        | E::DestinationUnavailable
+        | E::DestinationIpProhibited
+        | E::DestinationIpUnroutable
+        | E::ConnectionTerminated
+        | E::ConnectionLimitReached
+        | E::HttpResponseIncomplete
+        | E::TlsProtocolError
+        | E::TlsCertificateError
+        | E::TlsAlertReceived(_) => {
+            Status::unavailable(format!("HTTP request to {authority} failed: {code:?}"))
+        }
+        _ => Status::internal(format!("HTTP request to {authority} failed: {code:?}")),
+    };
+    status.with_source(code)
+}

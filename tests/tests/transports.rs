@@ -1,0 +1,244 @@
+//! The e2e guest against the real tonic echo server, on each transport: `sockets` (HTTP/2
+//! over wasi:sockets), `wasi_http` (wasi:http, HTTP/2 host) and `grpc_web` (gRPC-Web over
+//! wasi:http, HTTP/1.1 host). The same cases run on each; where a transport cannot do a thing
+//! (HTTP/1.1 multiplexing), its module says so.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use grpc_wasi_e2e::{Mode, run_scenario};
+use grpc_wasi_harness::echo_server::EchoServer;
+use grpc_wasi_harness::runner::NetworkPolicy;
+
+fn server() -> EchoServer {
+    EchoServer::start("127.0.0.1:0".parse().unwrap()).unwrap()
+}
+
+/// Runs a scenario against `server` in `mode`, granting only the server.
+fn run(mode: Mode, server: &EchoServer, scenario: &[&str]) -> String {
+    let uri = server.uri();
+    let mut args = vec![uri.as_str()];
+    args.extend_from_slice(scenario);
+    run_scenario(mode, &args, &[], mode.grant(server.addr()))
+}
+
+/// The code of a `status: CODE MESSAGE` verdict.
+fn code_of(verdict: &str) -> Option<&str> {
+    verdict.strip_prefix("status: ")?.split(' ').next()
+}
+
+fn unary(mode: Mode) {
+    assert_eq!(run(mode, &server(), &["unary"]), r#"ok: reply "hello""#);
+}
+
+fn server_streaming_many_messages(mode: Mode) {
+    assert_eq!(
+        run(mode, &server(), &["server-streaming", "1000"]),
+        "ok: 1000 messages in order"
+    );
+}
+
+fn client_streaming_many_messages(mode: Mode) {
+    assert_eq!(
+        run(mode, &server(), &["client-streaming", "1000"]),
+        "ok: server received 1000 messages in order"
+    );
+}
+
+fn bidirectional_streaming_many_messages(mode: Mode) {
+    assert_eq!(
+        run(mode, &server(), &["bidi", "1000"]),
+        "ok: 1000 replies in order"
+    );
+}
+
+fn bidirectional_ping_pong_is_full_duplex(mode: Mode) {
+    assert_eq!(
+        run(mode, &server(), &["ping-pong", "100"]),
+        "ok: 100 round trips"
+    );
+}
+
+fn hundred_sequential_calls_on_one_channel(mode: Mode) {
+    assert_eq!(
+        run(mode, &server(), &["sequential", "100"]),
+        "ok: 100 sequential calls"
+    );
+}
+
+fn twenty_concurrent_calls(mode: Mode) -> String {
+    run(mode, &server(), &["concurrent", "20"])
+}
+
+fn ipv6(mode: Mode) {
+    let server = EchoServer::start("[::1]:0".parse().unwrap()).unwrap();
+    assert!(server.uri().starts_with("http://[::1]:"));
+    assert_eq!(run(mode, &server, &["unary"]), r#"ok: reply "hello""#);
+}
+
+fn status_with_non_ascii_message_is_exact(mode: Mode) {
+    let server = server();
+    let message = "naïve café ✓ 日本語 100% \"quoted\" done";
+    let uri = server.uri();
+    let out = run_scenario(
+        mode,
+        &[&uri, "status", "9"],
+        &[("STATUS_MESSAGE", message)],
+        mode.grant(server.addr()),
+    );
+    assert_eq!(out, format!("status: 9 {message}"));
+}
+
+fn unknown_method_is_unimplemented(mode: Mode) {
+    let out = run(mode, &server(), &["unimplemented"]);
+    assert_eq!(code_of(&out), Some("12"), "{out}");
+}
+
+fn nothing_listening_is_unavailable(mode: Mode) {
+    // Bind a port, then free it: nothing listens there any more.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let uri = format!("http://{addr}");
+    let out = run_scenario(mode, &[&uri, "unary"], &[], mode.grant(addr));
+    assert_eq!(code_of(&out), Some("14"), "{out}");
+    assert!(out.contains(&format!("{addr} refused")), "{out}");
+}
+
+fn denied(mode: Mode) -> (std::net::SocketAddr, String) {
+    let server = server();
+    let uri = server.uri();
+    let out = run_scenario(mode, &[&uri, "unary"], &[], NetworkPolicy::deny_all());
+    (server.addr(), out)
+}
+
+/// The cases every transport passes the same way.
+macro_rules! common_cases {
+    ($mode:expr) => {
+        #[test]
+        fn unary() {
+            super::unary($mode);
+        }
+        #[test]
+        fn server_streaming_many_messages() {
+            super::server_streaming_many_messages($mode);
+        }
+        #[test]
+        fn client_streaming_many_messages() {
+            super::client_streaming_many_messages($mode);
+        }
+        #[test]
+        fn bidirectional_streaming_many_messages() {
+            super::bidirectional_streaming_many_messages($mode);
+        }
+        #[test]
+        fn hundred_sequential_calls_on_one_channel() {
+            super::hundred_sequential_calls_on_one_channel($mode);
+        }
+        #[test]
+        fn ipv6() {
+            super::ipv6($mode);
+        }
+        #[test]
+        fn status_with_non_ascii_message_is_exact() {
+            super::status_with_non_ascii_message_is_exact($mode);
+        }
+        #[test]
+        fn unknown_method_is_unimplemented() {
+            super::unknown_method_is_unimplemented($mode);
+        }
+        #[test]
+        fn nothing_listening_is_unavailable() {
+            super::nothing_listening_is_unavailable($mode);
+        }
+    };
+}
+
+mod sockets {
+    use super::*;
+    common_cases!(Mode::Sockets);
+
+    #[test]
+    fn bidirectional_ping_pong_is_full_duplex() {
+        super::bidirectional_ping_pong_is_full_duplex(Mode::Sockets);
+    }
+
+    #[test]
+    fn twenty_concurrent_calls_on_one_connection() {
+        assert_eq!(
+            twenty_concurrent_calls(Mode::Sockets),
+            "ok: 20 calls in flight at once on 1 connection(s)"
+        );
+    }
+
+    #[test]
+    fn address_not_allowed_is_a_clear_denial() {
+        let (addr, out) = denied(Mode::Sockets);
+        assert_eq!(
+            out,
+            format!(
+                "status: 7 the host did not grant access to {addr}: wasi:sockets denied the \
+                 connection (wasmtime: -S inherit-network; grpc-wasi-harness: --allow {addr})"
+            )
+        );
+    }
+}
+
+mod wasi_http {
+    use super::*;
+    common_cases!(Mode::WasiHttp);
+
+    #[test]
+    fn bidirectional_ping_pong_is_full_duplex() {
+        super::bidirectional_ping_pong_is_full_duplex(Mode::WasiHttp);
+    }
+
+    #[test]
+    fn twenty_concurrent_calls_on_one_connection() {
+        // The host multiplexes the guest's requests on one HTTP/2 connection.
+        assert_eq!(
+            twenty_concurrent_calls(Mode::WasiHttp),
+            "ok: 20 calls in flight at once on 1 connection(s)"
+        );
+    }
+
+    #[test]
+    fn authority_not_allowed_is_a_clear_denial() {
+        let (addr, out) = denied(Mode::WasiHttp);
+        assert_eq!(
+            out,
+            format!(
+                "status: 7 the host did not allow outgoing HTTP requests to {addr} (wasi:http \
+                 HTTP-request-denied; grpc-wasi-harness: --allow-http {addr}; Spin: \
+                 allowed_outbound_hosts)"
+            )
+        );
+    }
+}
+
+/// gRPC-Web through a host whose wasi:http speaks HTTP/1.1.
+mod grpc_web {
+    use super::*;
+    common_cases!(Mode::GrpcWeb);
+
+    #[test]
+    fn bidirectional_ping_pong_over_http1() {
+        super::bidirectional_ping_pong_is_full_duplex(Mode::GrpcWeb);
+    }
+
+    #[test]
+    fn twenty_concurrent_calls_need_twenty_connections() {
+        // HTTP/1.1 carries one call at a time per connection.
+        assert_eq!(
+            twenty_concurrent_calls(Mode::GrpcWeb),
+            "ok: 20 calls in flight at once on 20 connection(s)"
+        );
+    }
+
+    #[test]
+    fn authority_not_allowed_is_a_clear_denial() {
+        let (addr, out) = denied(Mode::GrpcWeb);
+        assert_eq!(code_of(&out), Some("7"), "{out}");
+        assert!(out.contains(&format!("--allow-http {addr}")), "{out}");
+    }
+}
