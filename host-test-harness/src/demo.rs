@@ -25,7 +25,12 @@ const KINDS: [&str; 4] = [
 pub fn run(transport: &str) -> anyhow::Result<bool> {
     let started = Instant::now();
     println!("building examples/echo-client for wasm32-wasip2 ...");
-    let wasm = guest::build("echo-client")?;
+    let features: &[&str] = if transport == "sockets" {
+        &[]
+    } else {
+        &["wasi-http"]
+    };
+    let wasm = guest::build_with_features("echo-client", features)?;
     let server = EchoServer::start("127.0.0.1:0".parse()?)?;
     println!("tonic echo server listening on {}", server.uri());
     let runner = Runner::new()?;

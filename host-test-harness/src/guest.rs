@@ -30,17 +30,29 @@ fn guest_target_dir() -> PathBuf {
 
 static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
 
-/// Builds the binary guest `package` (a workspace member) and returns the path of its `.wasm`.
+/// Builds the binary guest `package` (a workspace member) with its default features and
+/// returns the path of its `.wasm`. See [`build_with_features`].
+pub fn build(package: &str) -> anyhow::Result<PathBuf> {
+    build_with_features(package, &[])
+}
+
+/// Builds the binary guest `package` with `features` (cargo features of that package, on top
+/// of its defaults) and returns the path of its `.wasm`: `target/guests/PACKAGE.wasm`, or
+/// `PACKAGE+FEATURE+….wasm` with features.
 ///
 /// Built once a process; later calls return the same path. Cargo's own up-to-date checks make
 /// a rebuild cheap when nothing changed. Installs the `wasm32-wasip2` target with rustup when
 /// it is missing. Errors: cargo fails (its output is shown), or the target cannot be installed.
-pub fn build(package: &str) -> anyhow::Result<PathBuf> {
+pub fn build_with_features(package: &str, features: &[&str]) -> anyhow::Result<PathBuf> {
+    let name = std::iter::once(package)
+        .chain(features.iter().copied())
+        .collect::<Vec<_>>()
+        .join("+");
     let mut built = BUILT
         .lock()
         .map_err(|_| anyhow::anyhow!("guest build lock poisoned"))?;
     let built = built.get_or_insert_with(HashMap::new);
-    if let Some(path) = built.get(package) {
+    if let Some(path) = built.get(&name) {
         return Ok(path.clone());
     }
     ensure_wasm_target()?;
@@ -52,19 +64,23 @@ pub fn build(package: &str) -> anyhow::Result<PathBuf> {
         .args(["--target", "wasm32-wasip2", "--package", package])
         .arg("--target-dir")
         .arg(&target_dir);
+    if !features.is_empty() {
+        cargo.args(["--features", &features.join(",")]);
+    }
     let status = cargo
         .status()
         .with_context(|| format!("running cargo to build guest {package}"))?;
     if !status.success() {
         bail!("building guest {package} for wasm32-wasip2 failed ({status})");
     }
-    let path = target_dir
+    let output = target_dir
         .join("wasm32-wasip2/guest")
         .join(format!("{package}.wasm"));
-    if !path.exists() {
-        bail!("cargo built {package} but {} is missing", path.display());
-    }
-    built.insert(package.to_owned(), path.clone());
+    // Builds of the same package with other features overwrite `output`: keep a copy.
+    let path = target_dir.join(format!("{name}.wasm"));
+    std::fs::copy(&output, &path)
+        .with_context(|| format!("copying {} to {}", output.display(), path.display()))?;
+    built.insert(name, path.clone());
     Ok(path)
 }
 

@@ -59,11 +59,17 @@
 //! | feature | status |
 //! |---|---|
 //! | unary, server-, client-, bidirectional streaming (full duplex) | yes |
-//! | transport: HTTP/2 (h2c) over `wasi:sockets` TCP, IPv4 and IPv6 | yes |
+//! | [`Transport::Sockets`] (feature `sockets`, default): HTTP/2 (h2c) over `wasi:sockets` TCP, IPv4 and IPv6 | yes |
+//! | [`Transport::WasiHttp`] (feature `wasi-http`): gRPC over `wasi:http/outgoing-handler`, TLS by the host | yes |
+//! | [`Transport::GrpcWeb`] (feature `wasi-http`): gRPC-Web over `wasi:http`, for HTTP/1.1-only hosts | yes |
 //! | metadata (ASCII and `-bin`), initial and trailing | yes |
 //! | `Status`/`Code`, Trailers-Only responses, HTTP→gRPC code mapping | yes |
 //! | message size limits (decode 4 MiB default, encode unlimited) | yes |
-//! | TLS, `wasi:http` transport, gRPC-Web, deadlines, compression | not yet |
+//! | TLS on the sockets transport, deadlines, compression, interceptors | not yet |
+//!
+//! Each transport feature brings its WASI imports into the component: enable only the ones
+//! your runtime grants (the stock `wasmtime run` refuses a component that imports `wasi:http`
+//! unless given `-S http`).
 //!
 //! ## The executor
 //! Every wait in a WASI 0.2 guest is a wait on a `wasi:io/poll` pollable, so grpc-wasi runs on

@@ -6,6 +6,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::status::Status;
 
+#[cfg(feature = "wasi-http")]
 /// The content type of gRPC-Web requests and responses with protobuf messages.
 pub(crate) const CONTENT_TYPE: &str = "application/grpc-web+proto";
 

@@ -8,9 +8,15 @@
 //! | `WasiHttp` | gRPC through `wasi:http/outgoing-handler`; the host's HTTP/2 (TLS for `https://`) | hosts whose wasi:http speaks HTTP/2: `grpc-wasi-harness --allow-http`, Spin ≥ 3.4, wasmCloud |
 //! | `GrpcWeb` | gRPC-Web (`application/grpc-web+proto`) through `wasi:http` | any wasi:http host, HTTP/1.1 included: `wasmtime run -S http`, jco/Node |
 
+#[cfg(not(any(feature = "sockets", feature = "wasi-http")))]
+compile_error!("grpc-wasi needs a transport: enable the `sockets` or the `wasi-http` feature");
+
 mod grpc_web;
+#[cfg(feature = "sockets")]
 mod h2;
+#[cfg(feature = "sockets")]
 mod tcp;
+#[cfg(feature = "wasi-http")]
 mod wasi_http;
 mod wasi_io;
 
@@ -19,6 +25,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+#[cfg(feature = "sockets")]
 use ::h2::client::SendRequest;
 use bytes::Bytes;
 use futures_core::Stream;
@@ -42,7 +49,9 @@ pub(crate) enum RequestBody {
 
 /// The body of a response: DATA, then trailers.
 pub(crate) enum ResponseBody {
+    #[cfg(feature = "sockets")]
     H2(h2::H2Body),
+    #[cfg(feature = "wasi-http")]
     WasiHttp {
         body: wasi_http::WasiHttpBody,
         web: bool,
@@ -56,7 +65,9 @@ impl ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Status>>> {
         match self {
+            #[cfg(feature = "sockets")]
             ResponseBody::H2(body) => body.poll_data(cx),
+            #[cfg(feature = "wasi-http")]
             ResponseBody::WasiHttp { body, .. } => body.poll_data(cx),
         }
     }
@@ -67,14 +78,21 @@ impl ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Result<Option<HeaderMap>, Status>> {
         match self {
+            #[cfg(feature = "sockets")]
             ResponseBody::H2(body) => body.poll_trailers(cx),
+            #[cfg(feature = "wasi-http")]
             ResponseBody::WasiHttp { body, .. } => body.poll_trailers(cx),
         }
     }
 
     /// True for gRPC-Web, whose status comes in a trailer frame at the end of the body.
     pub(crate) fn is_grpc_web(&self) -> bool {
-        matches!(self, ResponseBody::WasiHttp { web: true, .. })
+        match self {
+            #[cfg(feature = "wasi-http")]
+            ResponseBody::WasiHttp { web, .. } => *web,
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
     }
 }
 
@@ -139,10 +157,12 @@ impl Endpoint {
         let authority = Authority::try_from(format!("{host}:{port}").as_str())
             .map_err(|e| Status::invalid_argument(format!("invalid authority: {e}")))?;
         let connection = match self.transport {
+            #[cfg(feature = "sockets")]
             Transport::Sockets => {
                 let io = tcp::connect(&host, port).await?;
                 Connection::H2(h2::handshake(io).await?)
             }
+            #[cfg(feature = "wasi-http")]
             Transport::WasiHttp | Transport::GrpcWeb => Connection::WasiHttp {
                 target: wasi_http::HttpTarget {
                     https,
@@ -150,15 +170,28 @@ impl Endpoint {
                 },
                 web: self.transport == Transport::GrpcWeb,
             },
+            #[allow(unreachable_patterns)]
+            missing => return Err(missing_feature(missing)),
         };
         Ok(Channel {
             inner: Rc::new(Inner {
-                scheme: if https { Scheme::HTTPS } else { Scheme::HTTP },
                 authority,
                 connection,
             }),
         })
     }
+}
+
+/// The error for a transport this build of grpc-wasi does not include.
+#[allow(dead_code)]
+fn missing_feature(transport: Transport) -> Status {
+    let feature = match transport {
+        Transport::Sockets => "sockets",
+        Transport::WasiHttp | Transport::GrpcWeb => "wasi-http",
+    };
+    Status::unimplemented(format!(
+        "Transport::{transport:?} is not in this build: enable grpc-wasi's `{feature}` feature"
+    ))
 }
 
 /// Parses `uri` and checks it names an `http://` or `https://` server.
@@ -207,13 +240,15 @@ pub struct Channel {
 }
 
 struct Inner {
-    scheme: Scheme,
     authority: Authority,
     connection: Connection,
 }
 
 enum Connection {
+    #[cfg(feature = "sockets")]
+    /// h2c: always `http://`.
     H2(SendRequest<Bytes>),
+    #[cfg(feature = "wasi-http")]
     WasiHttp {
         target: wasi_http::HttpTarget,
         web: bool,
@@ -223,8 +258,11 @@ enum Connection {
 impl fmt::Debug for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let transport = match &self.inner.connection {
+            #[cfg(feature = "sockets")]
             Connection::H2(_) => Transport::Sockets,
+            #[cfg(feature = "wasi-http")]
             Connection::WasiHttp { web: false, .. } => Transport::WasiHttp,
+            #[cfg(feature = "wasi-http")]
             Connection::WasiHttp { web: true, .. } => Transport::GrpcWeb,
         };
         f.debug_struct("Channel")
@@ -276,11 +314,12 @@ impl Channel {
         let mut headers = metadata;
         headers.insert("user-agent", HeaderValue::from_static(USER_AGENT));
         match &self.inner.connection {
+            #[cfg(feature = "sockets")]
             Connection::H2(send_request) => {
                 headers.insert("content-type", HeaderValue::from_static("application/grpc"));
                 headers.insert("te", HeaderValue::from_static("trailers"));
                 let uri = Uri::builder()
-                    .scheme(self.inner.scheme.clone())
+                    .scheme(Scheme::HTTP)
                     .authority(self.inner.authority.clone())
                     .path_and_query(path.clone())
                     .build()
@@ -292,6 +331,7 @@ impl Channel {
                 let (parts, body) = h2::call(send_request.clone(), request, body).await?;
                 Ok((parts, ResponseBody::H2(body)))
             }
+            #[cfg(feature = "wasi-http")]
             Connection::WasiHttp { target, web } => {
                 if *web {
                     let content_type = HeaderValue::from_static(grpc_web::CONTENT_TYPE);

@@ -21,7 +21,6 @@ use wasip2::sockets::network::{
     ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
 };
 use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
-use wstd::runtime::AsyncPollable;
 
 use super::wasi_io::{Readiness, poll_read, poll_write_all};
 use crate::status::Status;
@@ -79,7 +78,7 @@ async fn resolve(name: &str) -> Result<Vec<IpAddr>, Status> {
     let network = wasip2::sockets::instance_network::instance_network();
     let stream =
         wasip2::sockets::ip_name_lookup::resolve_addresses(&network, name).map_err(failed)?;
-    let ready = AsyncPollable::new(stream.subscribe());
+    let mut readiness = Readiness::new(stream.subscribe());
     let mut ips = Vec::new();
     loop {
         match stream.resolve_next_address() {
@@ -88,7 +87,7 @@ async fn resolve(name: &str) -> Result<Vec<IpAddr>, Status> {
                 ips.push(IpAddr::from([a, b, c, d, e, f, g, h]));
             }
             Ok(None) => break,
-            Err(ErrorCode::WouldBlock) => ready.wait_for().await,
+            Err(ErrorCode::WouldBlock) => readiness.ready().await,
             Err(e) => return Err(failed(e)),
         }
     }
@@ -133,11 +132,11 @@ async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
     let network = wasip2::sockets::instance_network::instance_network();
     socket.start_connect(&network, remote).map_err(failed)?;
     let (input, output) = {
-        let ready = AsyncPollable::new(socket.subscribe());
+        let mut readiness = Readiness::new(socket.subscribe());
         loop {
             match socket.finish_connect() {
                 Ok(streams) => break streams,
-                Err(ErrorCode::WouldBlock) => ready.wait_for().await,
+                Err(ErrorCode::WouldBlock) => readiness.ready().await,
                 Err(e) => return Err(failed(e)),
             }
         }

@@ -1,0 +1,66 @@
+//! A component imports only the WASI interfaces of the transports it was built with, so a
+//! sockets-only guest runs where no `wasi:http` is offered (stock `wasmtime run` without
+//! `-S http`), and a transport left out fails with a clear status instead of a trap.
+
+#![allow(clippy::unwrap_used)]
+
+use grpc_wasi_harness::echo_server::EchoServer;
+use grpc_wasi_harness::guest;
+use grpc_wasi_harness::runner::{RunOptions, Runner};
+
+fn imports(runner: &Runner, wasm: &std::path::Path) -> Vec<String> {
+    let component = runner.load(wasm).unwrap();
+    component
+        .component_type()
+        .imports(runner.engine())
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+#[test]
+fn transports_bring_only_their_imports() {
+    let runner = Runner::new().unwrap();
+    let sockets_only = imports(&runner, &guest::build("echo-client").unwrap());
+    assert!(
+        sockets_only
+            .iter()
+            .any(|i| i.starts_with("wasi:sockets/tcp@")),
+        "{sockets_only:?}"
+    );
+    assert!(
+        !sockets_only.iter().any(|i| i.starts_with("wasi:http/")),
+        "{sockets_only:?}"
+    );
+
+    let with_http = imports(
+        &runner,
+        &guest::build_with_features("echo-client", &["wasi-http"]).unwrap(),
+    );
+    assert!(
+        with_http
+            .iter()
+            .any(|i| i.starts_with("wasi:http/outgoing-handler@")),
+        "{with_http:?}"
+    );
+}
+
+#[test]
+fn a_transport_left_out_is_a_clear_status() {
+    let runner = Runner::new().unwrap();
+    let component = runner.load(&guest::build("echo-client").unwrap()).unwrap();
+    let server = EchoServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let options = RunOptions {
+        args: vec!["--transport".into(), "wasi-http".into(), server.uri()],
+        ..RunOptions::default()
+    };
+    let output = runner.run_blocking(&component, &options, None).unwrap();
+    assert_eq!(output.exit_code, 1);
+    assert!(
+        output.stderr.contains(
+            "Unimplemented, message: \"Transport::WasiHttp is not in this build: enable \
+             grpc-wasi's `wasi-http` feature\""
+        ),
+        "{}",
+        output.stderr
+    );
+}
