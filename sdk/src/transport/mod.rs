@@ -99,7 +99,8 @@ impl ResponseBody {
 /// The `user-agent` sent with every call.
 const USER_AGENT: &str = concat!("grpc-wasi/", env!("CARGO_PKG_VERSION"));
 
-/// How a [`Channel`] reaches its server; see the table in the [module docs](self).
+/// How a [`Channel`] reaches its server. Which runtimes carry which: the crate docs and
+/// the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Transport {
     /// HTTP/2 with prior knowledge (h2c) over a `wasi:sockets` TCP connection the guest opens:
