@@ -8,14 +8,19 @@
 //!   - `status:CODE:TEXT` → fails with gRPC code `CODE` (a number) and message `TEXT`;
 //!   - `barrier:N:TAG` → waits until `N` calls with the same `TAG` are in flight at once (at
 //!     most 10 s, else `DeadlineExceeded`), then replies `peer=ADDR`, the client's address:
-//!     proof that calls were concurrent and which connection carried them.
+//!     proof that calls were concurrent and which connection carried them;
+//!   - `sleep:MS:TAG` → waits `MS` milliseconds, then replies `TAG`; a call dropped before
+//!     (the client cancelled it) is recorded as cancelled under `TAG`;
+//!   - `cancelled?:TAG` → replies `yes` if a call tagged `TAG` was cancelled, else `no`;
+//!   - `grpc-timeout?` → replies with the request's `grpc-timeout` header (empty if none).
 //! - `ServerStreamingEcho`: replies with `TEXT 0`, `TEXT 1`, … : 3 messages, or `N` for a
-//!   request `repeat:N:TEXT`.
+//!   request `repeat:N:TEXT`; for `forever:TAG`, one message every 10 ms until the client
+//!   cancels, which is recorded under `TAG`.
 //! - `ClientStreamingEcho`: replies once, with the request messages joined by `,`.
 //! - `BidirectionalStreamingEcho`: replies to each request message with the same message as
 //!   soon as it arrives (full duplex).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -37,6 +42,30 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 #[derive(Default)]
 struct EchoImpl {
     barriers: Mutex<HashMap<String, Arc<Barrier>>>,
+    cancelled: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Records `tag` as cancelled when dropped before [`CancelGuard::finish`].
+struct CancelGuard {
+    tag: String,
+    cancelled: Arc<Mutex<HashSet<String>>>,
+    finished: bool,
+}
+
+impl CancelGuard {
+    fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if !self.finished
+            && let Ok(mut cancelled) = self.cancelled.lock()
+        {
+            cancelled.insert(std::mem::take(&mut self.tag));
+        }
+    }
 }
 
 fn reply(message: impl Into<String>) -> EchoResponse {
@@ -77,7 +106,38 @@ impl Echo for EchoImpl {
         request: Request<EchoRequest>,
     ) -> Result<Response<EchoResponse>, Status> {
         let peer = request.remote_addr();
+        let grpc_timeout = request
+            .metadata()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         let message = request.into_inner().message;
+        if message == "grpc-timeout?" {
+            return Ok(Response::new(reply(grpc_timeout)));
+        }
+        if let Some(tag) = message.strip_prefix("cancelled?:") {
+            let cancelled = self
+                .cancelled
+                .lock()
+                .map_err(|_| Status::internal("poisoned"))?;
+            let answer = if cancelled.contains(tag) { "yes" } else { "no" };
+            return Ok(Response::new(reply(answer)));
+        }
+        if let Some(rest) = message.strip_prefix("sleep:") {
+            let (ms, tag) = rest.split_once(':').unwrap_or((rest, ""));
+            let ms = ms
+                .parse()
+                .map_err(|_| Status::invalid_argument("sleep:MS:TAG needs a number MS"))?;
+            let guard = CancelGuard {
+                tag: tag.to_owned(),
+                cancelled: self.cancelled.clone(),
+                finished: false,
+            };
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            guard.finish();
+            return Ok(Response::new(reply(tag)));
+        }
         if let Some(rest) = message.strip_prefix("status:") {
             let (code, text) = rest.split_once(':').unwrap_or((rest, ""));
             let code = code.parse::<i32>().unwrap_or(2);
@@ -102,6 +162,21 @@ impl Echo for EchoImpl {
         request: Request<EchoRequest>,
     ) -> Result<Response<Self::ServerStreamingEchoStream>, Status> {
         let message = request.into_inner().message;
+        if let Some(tag) = message.strip_prefix("forever:") {
+            let guard = CancelGuard {
+                tag: tag.to_owned(),
+                cancelled: self.cancelled.clone(),
+                finished: false,
+            };
+            let ticks = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(
+                Duration::from_millis(10),
+            ));
+            let stream = ticks.enumerate().map(move |(i, _)| {
+                let _alive = &guard;
+                Ok(reply(format!("tick {i}")))
+            });
+            return Ok(Response::new(Box::pin(stream)));
+        }
         let (count, text) = match message.strip_prefix("repeat:") {
             Some(rest) => {
                 let (n, text) = rest.split_once(':').unwrap_or((rest, ""));

@@ -23,6 +23,7 @@
 
 pub mod demo;
 pub mod echo_server;
+pub mod fault_server;
 pub mod guest;
 pub mod outgoing_http;
 pub mod runner;

@@ -95,6 +95,7 @@ mod request;
 mod response;
 mod runtime;
 mod status;
+pub mod timeout;
 mod transport;
 
 pub use client::Streaming;

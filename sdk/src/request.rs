@@ -5,6 +5,8 @@
 //! `Request<M>`) or `impl IntoStreamingRequest<Message = M>` (a [`Stream`] of messages or a
 //! `Request` of one).
 
+use std::time::Duration;
+
 use futures_core::Stream;
 
 use crate::metadata::MetadataMap;
@@ -14,6 +16,7 @@ use crate::metadata::MetadataMap;
 pub struct Request<T> {
     metadata: MetadataMap,
     message: T,
+    timeout: Option<Duration>,
 }
 
 impl<T> Request<T> {
@@ -22,12 +25,34 @@ impl<T> Request<T> {
         Self {
             metadata: MetadataMap::new(),
             message,
+            timeout: None,
         }
     }
 
     /// A request from its parts.
     pub fn from_parts(metadata: MetadataMap, message: T) -> Self {
-        Self { metadata, message }
+        Self {
+            metadata,
+            message,
+            timeout: None,
+        }
+    }
+
+    /// Sets the call's deadline to `timeout` after it starts (PROTOCOL-HTTP2 "Timeout").
+    ///
+    /// The server learns it from the `grpc-timeout` header (at most 8 digits of the finest unit
+    /// that fits, rounded up), and the client enforces it on the monotonic clock: once it
+    /// passes, the call fails with `DeadlineExceeded` and its HTTP/2 stream is reset, even if
+    /// the server never answers. On the `wasi:http` transports it also sets the request's
+    /// first-byte timeout. With a channel-wide [`Endpoint::timeout`](crate::Endpoint::timeout)
+    /// the shorter one applies.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = Some(timeout);
+    }
+
+    /// The timeout set with [`Request::set_timeout`].
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// The message.
@@ -65,6 +90,7 @@ impl<T> Request<T> {
         Request {
             metadata: self.metadata,
             message: f(self.message),
+            timeout: self.timeout,
         }
     }
 }

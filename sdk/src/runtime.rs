@@ -6,6 +6,13 @@
 //! `#[wstd::http_server]` guest is already inside one and just awaits.
 
 use std::future::Future;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use wasip2::clocks::monotonic_clock;
+
+use crate::status::Status;
+use crate::transport::Readiness;
 
 /// Runs `future` to completion on `wstd`'s reactor and returns its output.
 ///
@@ -27,4 +34,50 @@ where
     F::Output: 'static,
 {
     wstd::runtime::spawn(future)
+}
+
+/// A point on the monotonic clock (`wasi:clocks/monotonic-clock`) after which a call fails
+/// with `DeadlineExceeded`.
+pub(crate) struct Deadline {
+    at: u64,
+    timeout: Duration,
+    timer: Option<Readiness>,
+}
+
+impl Deadline {
+    /// The deadline `timeout` from now.
+    pub(crate) fn after(timeout: Duration) -> Self {
+        let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+        Deadline {
+            at: monotonic_clock::now().saturating_add(nanos),
+            timeout,
+            timer: None,
+        }
+    }
+
+    /// Ready once the deadline has passed.
+    pub(crate) fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let at = self.at;
+        self.timer
+            .get_or_insert_with(|| Readiness::new(monotonic_clock::subscribe_instant(at)))
+            .poll_ready(cx)
+    }
+
+    /// The status of a call that outlived its deadline.
+    pub(crate) fn exceeded(&self) -> Status {
+        Status::deadline_exceeded(format!("deadline of {:?} exceeded", self.timeout))
+    }
+
+    /// Runs `call` until it ends or the deadline passes, whichever is first; dropping `call`
+    /// cancels it (for HTTP/2, a RST_STREAM).
+    pub(crate) async fn run<T>(
+        &mut self,
+        call: impl Future<Output = Result<T, Status>>,
+    ) -> Result<T, Status> {
+        let elapsed = async {
+            std::future::poll_fn(|cx| self.poll_elapsed(cx)).await;
+            Err(self.exceeded())
+        };
+        futures_lite::future::or(call, elapsed).await
+    }
 }

@@ -8,6 +8,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use grpc_wasi_harness::fault_server::FaultServer;
 use grpc_wasi_harness::guest;
 use grpc_wasi_harness::outgoing_http::HttpVersion;
 use grpc_wasi_harness::runner::{NetworkPolicy, RunOptions, Runner};
@@ -32,6 +33,12 @@ fn e2e_guest() -> &'static Guest {
         };
         build().unwrap_or_else(|e| panic!("preparing the e2e guest: {e:#}"))
     })
+}
+
+/// Starts a [`FaultServer`] on the test runner's runtime.
+pub fn fault_server() -> FaultServer {
+    let addr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
+    FaultServer::start(e2e_guest().runner.runtime(), addr).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// How the guest reaches the server in a test.

@@ -8,6 +8,8 @@ mod streaming;
 
 pub use streaming::Streaming;
 
+use std::time::Duration;
+
 use futures_lite::StreamExt;
 use http::uri::PathAndQuery;
 use prost::Message;
@@ -16,7 +18,9 @@ use crate::codec::{self, framing::DEFAULT_MAX_DECODING_MESSAGE_SIZE};
 use crate::metadata::MetadataMap;
 use crate::request::Request;
 use crate::response::Response;
+use crate::runtime::Deadline;
 use crate::status::Status;
+use crate::timeout;
 use crate::transport::{Channel, RequestBody};
 
 /// A gRPC client over a [`Channel`], for any service: generated clients wrap one.
@@ -85,9 +89,10 @@ impl Grpc {
         M1: Message,
         M2: Message + Default,
     {
+        let timeout = request.timeout();
         let (metadata, message) = request.into_parts();
         let body = RequestBody::Once(codec::encode(&message, self.max_encoding_message_size)?);
-        self.call(&path, metadata, body).await
+        self.call(&path, metadata, timeout, body).await
     }
 
     /// A client-streaming call: a stream of request messages, sent as they are produced; one
@@ -123,23 +128,38 @@ impl Grpc {
         M1: Message + 'static,
         M2: Message + Default,
     {
+        let timeout = request.timeout();
         let (metadata, messages) = request.into_parts();
         let max = self.max_encoding_message_size;
         let encoded = messages.map(move |m| codec::encode(&m, max));
-        self.call(&path, metadata, RequestBody::Stream(Box::pin(encoded)))
-            .await
+        let body = RequestBody::Stream(Box::pin(encoded));
+        self.call(&path, metadata, timeout, body).await
     }
 
     async fn call<M2: Message + Default>(
         &mut self,
         path: &PathAndQuery,
         metadata: MetadataMap,
+        timeout: Option<Duration>,
         body: RequestBody,
     ) -> Result<Response<Streaming<M2>>, Status> {
-        let (parts, body) = self
-            .channel
-            .call(path, metadata.as_headers().clone(), body)
-            .await?;
+        let timeout = match (timeout, self.channel.default_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let mut headers = metadata.as_headers().clone();
+        let mut deadline = None;
+        if let Some(timeout) = timeout {
+            let value = http::HeaderValue::try_from(timeout::encode(timeout))
+                .map_err(|e| Status::internal(format!("grpc-timeout: {e}")))?;
+            headers.insert("grpc-timeout", value);
+            deadline = Some(Deadline::after(timeout));
+        }
+        let call = self.channel.call(path, headers, body, timeout);
+        let (parts, body) = match &mut deadline {
+            Some(deadline) => deadline.run(call).await?,
+            None => call.await?,
+        };
         if parts.status != http::StatusCode::OK {
             return Err(Status::from_http_status(parts.status));
         }
@@ -158,7 +178,7 @@ impl Grpc {
             )));
         }
         let metadata = MetadataMap::from_headers(parts.headers);
-        let stream = Streaming::new(body, self.max_decoding_message_size);
+        let stream = Streaming::new(body, self.max_decoding_message_size, deadline);
         Ok(Response::from_parts(metadata, stream))
     }
 }

@@ -12,6 +12,7 @@ use prost::Message;
 
 use crate::codec::{self, framing::Decoder};
 use crate::metadata::MetadataMap;
+use crate::runtime::Deadline;
 use crate::status::{Code, Status};
 use crate::transport::{ResponseBody, parse_grpc_web_trailers};
 
@@ -25,6 +26,7 @@ use crate::transport::{ResponseBody, parse_grpc_web_trailers};
 /// RST_STREAM with CANCEL).
 pub struct Streaming<T> {
     state: State,
+    deadline: Option<Deadline>,
     decoder: Decoder,
     trailers: Option<MetadataMap>,
     _message: PhantomData<fn() -> T>,
@@ -55,10 +57,17 @@ impl<T> fmt::Debug for Streaming<T> {
 
 impl<T: Message + Default> Streaming<T> {
     /// A stream reading `body`, decoding messages of at most `max_message_size` bytes.
-    pub(crate) fn new(body: ResponseBody, max_message_size: usize) -> Self {
+    /// A stream reading `body`, decoding messages of at most `max_message_size` bytes, failing
+    /// with `DeadlineExceeded` once `deadline` passes.
+    pub(crate) fn new(
+        body: ResponseBody,
+        max_message_size: usize,
+        deadline: Option<Deadline>,
+    ) -> Self {
         let grpc_web = body.is_grpc_web();
         let mut stream = Self::with_state(State::Body(body), max_message_size);
         stream.decoder.grpc_web(grpc_web);
+        stream.deadline = deadline;
         stream
     }
 
@@ -81,6 +90,7 @@ impl<T: Message + Default> Streaming<T> {
     fn with_state(state: State, max_message_size: usize) -> Self {
         Self {
             state,
+            deadline: None,
             decoder: Decoder::new(max_message_size),
             trailers: None,
             _message: PhantomData,
@@ -116,6 +126,14 @@ impl<T: Message + Default> Streaming<T> {
     }
 
     fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
+        if matches!(self.state, State::Body(_) | State::Trailers(_))
+            && let Some(deadline) = &mut self.deadline
+            && deadline.poll_elapsed(cx).is_ready()
+        {
+            // Dropping the body resets the stream.
+            let status = deadline.exceeded();
+            return self.fail(status);
+        }
         loop {
             match self.decoder.decode() {
                 Ok(Some(frame)) if frame.trailers => {

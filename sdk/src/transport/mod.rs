@@ -24,6 +24,7 @@ use std::fmt;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 #[cfg(feature = "sockets")]
 use ::h2::client::SendRequest;
@@ -33,6 +34,7 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue, Uri};
 
 pub(crate) use grpc_web::parse_trailers as parse_grpc_web_trailers;
+pub(crate) use wasi_io::Readiness;
 
 use crate::status::Status;
 
@@ -122,12 +124,21 @@ pub enum Transport {
 pub struct Endpoint {
     uri: Result<Uri, Status>,
     transport: Transport,
+    timeout: Option<Duration>,
 }
 
 impl Endpoint {
     /// The URI this endpoint connects to, if it is valid.
     pub fn uri(&self) -> Option<&Uri> {
         self.uri.as_ref().ok()
+    }
+
+    /// Sets the deadline of every call on the channel to `timeout` after the call starts
+    /// (default: none). A call whose [`Request::set_timeout`](crate::Request::set_timeout) is
+    /// shorter keeps its own.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Picks the transport (default [`Transport::Sockets`]).
@@ -178,6 +189,7 @@ impl Endpoint {
             inner: Rc::new(Inner {
                 authority,
                 connection,
+                timeout: self.timeout,
             }),
         })
     }
@@ -243,6 +255,7 @@ pub struct Channel {
 struct Inner {
     authority: Authority,
     connection: Connection,
+    timeout: Option<Duration>,
 }
 
 enum Connection {
@@ -281,6 +294,7 @@ impl Channel {
         Endpoint {
             uri: parse_str(uri),
             transport: Transport::default(),
+            timeout: None,
         }
     }
 
@@ -292,6 +306,7 @@ impl Channel {
         Ok(Endpoint {
             uri: Ok(uri),
             transport: Transport::default(),
+            timeout: None,
         })
     }
 
@@ -300,7 +315,13 @@ impl Channel {
         Endpoint {
             uri: parse_uri(uri),
             transport: Transport::default(),
+            timeout: None,
         }
+    }
+
+    /// The deadline every call on this channel gets, if any ([`Endpoint::timeout`]).
+    pub(crate) fn default_timeout(&self) -> Option<Duration> {
+        self.inner.timeout
     }
 
     /// Sends one call: the request headers (`metadata` plus the protocol headers of
@@ -311,12 +332,15 @@ impl Channel {
         path: &PathAndQuery,
         metadata: HeaderMap,
         body: RequestBody,
+        timeout: Option<Duration>,
     ) -> Result<(http::response::Parts, ResponseBody), Status> {
         let mut headers = metadata;
         headers.insert("user-agent", HeaderValue::from_static(USER_AGENT));
         match &self.inner.connection {
             #[cfg(feature = "sockets")]
             Connection::H2(send_request) => {
+                // The caller's deadline bounds the call; HTTP/2 has no per-request timeout.
+                let _ = timeout;
                 headers.insert("content-type", HeaderValue::from_static("application/grpc"));
                 headers.insert("te", HeaderValue::from_static("trailers"));
                 let uri = Uri::builder()
@@ -343,7 +367,7 @@ impl Channel {
                     headers.insert("content-type", HeaderValue::from_static("application/grpc"));
                     headers.insert("te", HeaderValue::from_static("trailers"));
                 }
-                let (parts, body) = wasi_http::call(target, path, &headers, body).await?;
+                let (parts, body) = wasi_http::call(target, path, &headers, body, timeout).await?;
                 Ok((parts, ResponseBody::WasiHttp { body, web: *web }))
             }
         }

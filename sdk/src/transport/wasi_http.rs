@@ -11,6 +11,7 @@ use std::cell::RefCell;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_lite::StreamExt;
@@ -20,7 +21,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
     ErrorCode, Fields, FutureTrailers, IncomingBody, IncomingResponse, Method, OutgoingBody,
-    OutgoingRequest, Scheme,
+    OutgoingRequest, RequestOptions, Scheme,
 };
 use wasip2::io::streams::{InputStream, OutputStream};
 use wstd::runtime::Task;
@@ -51,6 +52,7 @@ pub(crate) async fn call(
     path: &PathAndQuery,
     headers: &HeaderMap,
     body: RequestBody,
+    timeout: Option<Duration>,
 ) -> Result<(http::response::Parts, WasiHttpBody), Status> {
     let entries: Vec<(String, Vec<u8>)> = headers
         .iter()
@@ -78,7 +80,15 @@ pub(crate) async fn call(
         .set_path_with_query(Some(path.as_str()))
         .map_err(|()| invalid("path"))?;
     let outgoing_body = request.body().map_err(|()| invalid("body"))?;
-    let response = outgoing_handler::handle(request, None)
+    // The deadline also bounds the host's wait for the response head.
+    let options = timeout.map(|timeout| {
+        let options = RequestOptions::new();
+        let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+        // A host that does not support a timeout refuses it; the local deadline still holds.
+        let _ = options.set_first_byte_timeout(Some(nanos));
+        options
+    });
+    let response = outgoing_handler::handle(request, options)
         .map_err(|e| status_from_http_error(e, &target.authority))?;
 
     let send_error = Rc::new(RefCell::new(None));

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
@@ -145,8 +146,84 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
                 peers.len()
             ))
         }
+        "grpc-timeout" => {
+            let mut request = Request::new(request("grpc-timeout?"));
+            request.set_timeout(Duration::from_millis(n as u64));
+            let reply = client.unary_echo(request).await?.into_inner();
+            Ok(format!("server saw grpc-timeout {:?}", reply.message))
+        }
+        "deadline" => {
+            // The server would answer after 60 s; the deadline is N ms.
+            let mut request = Request::new(request("sleep:60000:deadline"));
+            request.set_timeout(Duration::from_millis(n as u64));
+            let reply = client.unary_echo(request).await?;
+            Err(format!("expected an error, got {:?}", reply.into_inner()))
+        }
+        "fault" => {
+            // N is unused; the fault is FAULT, the deadline TIMEOUT_MS if set.
+            let fault = std::env::var("FAULT").unwrap_or_default();
+            let path = PathAndQuery::try_from(format!("/fault.Fault/{fault}"))
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            let mut call = Request::new(request("x"));
+            if let Some(ms) = std::env::var("TIMEOUT_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                call.set_timeout(Duration::from_millis(ms));
+            }
+            let reply: grpc_wasi::Response<EchoResponse> =
+                Grpc::new(channel).unary(call, path).await?;
+            Ok(format!("reply {:?}", reply.into_inner().message))
+        }
+        "cancel-stream" => {
+            let tag = "cancel-stream";
+            let mut stream = client
+                .server_streaming_echo(request(format!("forever:{tag}")))
+                .await?
+                .into_inner();
+            for _ in 0..2 {
+                stream.message().await?;
+            }
+            drop(stream);
+            server_saw_cancel(&mut client, tag).await?
+        }
+        "cancel-unary" => {
+            let tag = "cancel-unary";
+            let mut call_client = client.clone();
+            let call = async move {
+                call_client
+                    .unary_echo(request(format!("sleep:60000:{tag}")))
+                    .await
+                    .map(|_| "answered")
+            };
+            let gave_up = async {
+                wstd::task::sleep(wstd::time::Duration::from_millis(200)).await;
+                Ok("gave up")
+            };
+            // Dropping the losing call future cancels the call.
+            let first = futures::future::select(Box::pin(call), Box::pin(gave_up)).await;
+            let outcome = first.factor_first().0?;
+            if outcome != "gave up" {
+                return Ok(Err(format!("the call {outcome}")));
+            }
+            server_saw_cancel(&mut client, tag).await?
+        }
         other => Err(format!("unknown scenario {other:?}")),
     })
+}
+
+/// Asks the server, for up to 5 s, whether it saw the call tagged `tag` cancelled.
+async fn server_saw_cancel(client: &mut EchoClient, tag: &str) -> Result<Outcome, Status> {
+    for _ in 0..500 {
+        let reply = client
+            .unary_echo(request(format!("cancelled?:{tag}")))
+            .await?;
+        if reply.into_inner().message == "yes" {
+            return Ok(Ok("the server observed the cancel".into()));
+        }
+        wstd::task::sleep(wstd::time::Duration::from_millis(10)).await;
+    }
+    Ok(Err("the server never saw the call cancelled".into()))
 }
 
 /// Full duplex: each request is sent only after the reply to the previous one arrived, so a

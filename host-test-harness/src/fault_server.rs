@@ -1,0 +1,257 @@
+//! A deliberately broken gRPC server, on the `h2` crate's server side, for testing how clients
+//! fail. Each call's method name picks the fault (`/fault.Fault/NAME`):
+//!
+//! | NAME | what the server does |
+//! |---|---|
+//! | `ok` | a correct response: one `EchoResponse` "ok", `grpc-status: 0` |
+//! | `silent` | accepts the call and does not answer for 60 s |
+//! | `reset-N` | answers the request with RST_STREAM, error code `N` |
+//! | `goaway` | sends GOAWAY (`NO_ERROR`) and closes the connection |
+//! | `drop-connection` | sends one message, then closes the TCP connection mid-stream |
+//! | `truncated` | a body that ends inside a message, then `grpc-status: 0` |
+//! | `no-status` | a message, then trailers without `grpc-status` |
+//! | `no-trailers` | a message, then the end of the stream without trailers |
+//! | `http-N` | HTTP status `N`, no gRPC headers |
+//! | `content-type` | HTTP 200 with `content-type: text/html` |
+//! | `bad-utf8` | `grpc-status: 3` with `grpc-message: bad %FF byte` (not UTF-8 once decoded) |
+//! | `bad-percent` | `grpc-status: 3` with `grpc-message: 50%ZZ off` (an invalid escape) |
+//! | `huge-length` | a Length-Prefixed-Message header claiming 4 GiB − 1 bytes |
+//!
+//! Anything else answers `grpc-status: 12` (Unimplemented).
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use bytes::{BufMut, Bytes, BytesMut};
+use h2::server::SendResponse;
+use h2::{Reason, RecvStream};
+use http::{HeaderMap, HeaderValue, Response};
+use prost::Message;
+use tokio::sync::{mpsc, watch};
+
+use crate::proto::EchoResponse;
+
+/// What a fault asks of its whole connection.
+enum ConnectionAction {
+    GoAway,
+    Drop,
+}
+
+/// A running fault server; stops when dropped.
+pub struct FaultServer {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+}
+
+impl FaultServer {
+    /// Binds `addr` (port 0 picks a free one) and serves on `runtime`.
+    ///
+    /// Bound before it returns: clients may connect at once. Errors: the address cannot be
+    /// bound.
+    pub fn start(runtime: &tokio::runtime::Runtime, addr: SocketAddr) -> anyhow::Result<Self> {
+        let listener =
+            std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (shutdown, mut stop) = watch::channel(false);
+        let _guard = runtime.enter();
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        runtime.spawn(async move {
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        if let Ok((socket, _)) = accepted {
+                            tokio::spawn(serve_connection(socket));
+                        }
+                    }
+                    _ = stop.wait_for(|stop| *stop) => return,
+                }
+            }
+        });
+        Ok(FaultServer { addr, shutdown })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for FaultServer {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+async fn serve_connection(socket: tokio::net::TcpStream) {
+    let Ok(mut connection) = h2::server::handshake(socket).await else {
+        return;
+    };
+    let (actions, mut requested) = mpsc::unbounded_channel();
+    loop {
+        tokio::select! {
+            accepted = connection.accept() => match accepted {
+                Some(Ok((request, respond))) => {
+                    let actions = actions.clone();
+                    tokio::spawn(async move {
+                        let fault = request.uri().path().rsplit('/').next().unwrap_or("").to_owned();
+                        answer(&fault, request.into_body(), respond, actions).await;
+                    });
+                }
+                _ => return,
+            },
+            action = requested.recv() => match action {
+                Some(ConnectionAction::GoAway) => {
+                    connection.abrupt_shutdown(Reason::NO_ERROR);
+                    // Drive the connection until the GOAWAY is out and it closes.
+                    while let Some(Ok(_)) = connection.accept().await {}
+                    return;
+                }
+                Some(ConnectionAction::Drop) | None => return,
+            },
+        }
+    }
+}
+
+fn grpc_head(content_type: &'static str) -> Response<()> {
+    let mut response = Response::new(());
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static(content_type));
+    response
+}
+
+fn trailers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (k, v) in pairs {
+        map.insert(*k, HeaderValue::from_static(v));
+    }
+    map
+}
+
+fn message(text: &str) -> Bytes {
+    let encoded = EchoResponse {
+        message: text.to_owned(),
+    }
+    .encode_to_vec();
+    let mut buf = BytesMut::new();
+    buf.put_u8(0);
+    buf.put_u32(u32::try_from(encoded.len()).unwrap_or(u32::MAX));
+    buf.put_slice(&encoded);
+    buf.freeze()
+}
+
+/// How long a call that broke its connection keeps its stream handles: dropping them earlier
+/// would reset the stream (CANCEL) before the connection-level fault reaches the client.
+const HOLD: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Answers one call with `fault`; faults of the whole connection go to `actions`.
+async fn answer(
+    fault: &str,
+    mut body: RecvStream,
+    mut respond: SendResponse<Bytes>,
+    actions: mpsc::UnboundedSender<ConnectionAction>,
+) {
+    // Read the whole request first, as a unary server does.
+    while let Some(Ok(chunk)) = body.data().await {
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    let head = grpc_head("application/grpc");
+    let result: Result<(), h2::Error> = async {
+        match fault {
+            "ok" => {
+                let mut stream = respond.send_response(head, false)?;
+                stream.send_data(message("ok"), false)?;
+                stream.send_trailers(trailers(&[("grpc-status", "0")]))?;
+            }
+            "silent" => {
+                // Hold the stream open without a word; the client gives up first.
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            }
+            "goaway" => {
+                let _ = actions.send(ConnectionAction::GoAway);
+                tokio::time::sleep(HOLD).await;
+            }
+            "drop-connection" => {
+                let mut stream = respond.send_response(head, false)?;
+                stream.send_data(message("one"), false)?;
+                // Let the message reach the client before the connection goes.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                let _ = actions.send(ConnectionAction::Drop);
+                tokio::time::sleep(HOLD).await;
+            }
+            "truncated" => {
+                let mut stream = respond.send_response(head, false)?;
+                stream.send_data(message("cut").slice(..6), false)?;
+                stream.send_trailers(trailers(&[("grpc-status", "0")]))?;
+            }
+            "no-status" => {
+                let mut stream = respond.send_response(head, false)?;
+                stream.send_data(message("ok"), false)?;
+                stream.send_trailers(trailers(&[("x-other", "1")]))?;
+            }
+            "no-trailers" => {
+                let mut stream = respond.send_response(head, false)?;
+                stream.send_data(message("ok"), true)?;
+            }
+            "content-type" => {
+                let mut stream = respond.send_response(grpc_head("text/html"), false)?;
+                stream.send_data(Bytes::from_static(b"<html>oops</html>"), true)?;
+            }
+            "bad-utf8" => {
+                let mut stream = respond.send_response(head, false)?;
+                stream.send_trailers(trailers(&[
+                    ("grpc-status", "3"),
+                    ("grpc-message", "bad %FF byte"),
+                ]))?;
+            }
+            "bad-percent" => {
+                let mut stream = respond.send_response(head, false)?;
+                stream.send_trailers(trailers(&[
+                    ("grpc-status", "3"),
+                    ("grpc-message", "50%ZZ off"),
+                ]))?;
+            }
+            "huge-length" => {
+                let mut stream = respond.send_response(head, false)?;
+                stream.send_data(
+                    Bytes::from_static(&[0, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]),
+                    false,
+                )?;
+                stream.send_trailers(trailers(&[("grpc-status", "0")]))?;
+            }
+            other => {
+                if let Some(code) = other
+                    .strip_prefix("reset-")
+                    .and_then(|n| n.parse::<u32>().ok())
+                {
+                    respond.send_reset(Reason::from(code));
+                } else if let Some(status) = other
+                    .strip_prefix("http-")
+                    .and_then(|n| n.parse().ok())
+                    .and_then(|n| http::StatusCode::from_u16(n).ok())
+                {
+                    let mut response = Response::new(());
+                    *response.status_mut() = status;
+                    respond.send_response(response, true)?;
+                } else {
+                    respond
+                        .send_response(head, false)?
+                        .send_trailers(trailers(&[
+                            ("grpc-status", "12"),
+                            ("grpc-message", "no such fault"),
+                        ]))?;
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    // A fault that cannot be delivered (the client left) has nothing more to do.
+    let _ = result;
+}

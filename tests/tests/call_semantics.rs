@@ -1,0 +1,57 @@
+//! Deadlines and cancellation against the real tonic echo server, on every transport.
+
+#![allow(clippy::unwrap_used)]
+
+use grpc_wasi_e2e::{Mode, run_scenario};
+use grpc_wasi_harness::echo_server::EchoServer;
+
+const MODES: [Mode; 3] = [Mode::Sockets, Mode::WasiHttp, Mode::GrpcWeb];
+
+fn run(mode: Mode, scenario: &[&str]) -> String {
+    let server = EchoServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let uri = server.uri();
+    let mut args = vec![uri.as_str()];
+    args.extend_from_slice(scenario);
+    run_scenario(mode, &args, &[], mode.grant(server.addr()))
+}
+
+#[test]
+fn timeout_is_sent_as_grpc_timeout() {
+    for mode in MODES {
+        assert_eq!(
+            run(mode, &["grpc-timeout", "1500"]),
+            r#"ok: server saw grpc-timeout "1500000u""#,
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn deadline_ends_a_call_the_server_has_not_answered() {
+    for mode in MODES {
+        let out = run(mode, &["deadline", "200"]);
+        assert!(out.starts_with("status: 4 "), "{mode:?}: {out}");
+    }
+}
+
+#[test]
+fn dropping_a_streaming_response_cancels_the_call() {
+    for mode in [Mode::Sockets, Mode::WasiHttp] {
+        assert_eq!(
+            run(mode, &["cancel-stream"]),
+            "ok: the server observed the cancel",
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn dropping_a_call_future_cancels_the_call() {
+    for mode in [Mode::Sockets, Mode::WasiHttp] {
+        assert_eq!(
+            run(mode, &["cancel-unary"]),
+            "ok: the server observed the cancel",
+            "{mode:?}"
+        );
+    }
+}

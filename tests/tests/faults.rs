@@ -1,0 +1,131 @@
+//! Every way a server can break a call gives its `Code`, never a panic or a hang: the guest
+//! against the deliberately broken HTTP/2 server of the harness (`fault_server.rs`), over the
+//! sockets transport.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use grpc_wasi_e2e::{Mode, fault_server, run_scenario};
+
+/// Runs the fault `name`; returns the verdict line.
+fn fault(name: &str, timeout_ms: Option<u64>) -> String {
+    let server = fault_server();
+    let uri = server.uri();
+    let timeout = timeout_ms.map(|t| t.to_string()).unwrap_or_default();
+    let mut env = vec![("FAULT", name)];
+    if timeout_ms.is_some() {
+        env.push(("TIMEOUT_MS", timeout.as_str()));
+    }
+    run_scenario(
+        Mode::Sockets,
+        &[&uri, "fault"],
+        &env,
+        Mode::Sockets.grant(server.addr()),
+    )
+}
+
+fn code_of(verdict: &str) -> i32 {
+    verdict
+        .strip_prefix("status: ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not a status: {verdict}"))
+}
+
+#[test]
+fn a_correct_server_is_fine() {
+    assert_eq!(fault("ok", None), r#"ok: reply "ok""#);
+}
+
+#[test]
+fn a_silent_server_hits_the_local_deadline() {
+    let out = fault("silent", Some(300));
+    assert_eq!(out, "status: 4 deadline of 300ms exceeded");
+}
+
+#[test]
+fn rst_stream_codes_map_like_tonic() {
+    // (HTTP/2 error code, gRPC code): PROTOCOL-HTTP2 "Errors".
+    let cases = [
+        (0x0, 13), // NO_ERROR
+        (0x1, 13), // PROTOCOL_ERROR
+        (0x2, 13), // INTERNAL_ERROR
+        (0x3, 13), // FLOW_CONTROL_ERROR
+        (0x5, 13), // STREAM_CLOSED
+        (0x6, 13), // FRAME_SIZE_ERROR
+        (0x7, 14), // REFUSED_STREAM
+        (0x8, 1),  // CANCEL
+        (0x9, 13), // COMPRESSION_ERROR
+        (0xa, 13), // CONNECT_ERROR
+        (0xb, 8),  // ENHANCE_YOUR_CALM
+        (0xc, 7),  // INADEQUATE_SECURITY
+        (0xd, 2),  // HTTP_1_1_REQUIRED
+    ];
+    for (reason, code) in cases {
+        let out = fault(&format!("reset-{reason}"), None);
+        assert_eq!(code_of(&out), code, "RST_STREAM {reason:#x}: {out}");
+    }
+}
+
+#[test]
+fn goaway_is_unavailable() {
+    let out = fault("goaway", None);
+    assert_eq!(code_of(&out), 14, "{out}");
+}
+
+#[test]
+fn connection_dropped_mid_stream_is_unavailable() {
+    let out = fault("drop-connection", None);
+    assert_eq!(code_of(&out), 14, "{out}");
+}
+
+#[test]
+fn body_ending_inside_a_message_is_internal() {
+    let out = fault("truncated", None);
+    assert_eq!(code_of(&out), 13, "{out}");
+    assert!(out.contains("inside a message"), "{out}");
+}
+
+#[test]
+fn missing_grpc_status_is_internal_not_ok() {
+    for name in ["no-status", "no-trailers"] {
+        let out = fault(name, None);
+        assert_eq!(code_of(&out), 13, "{name}: {out}");
+        assert!(out.contains("grpc-status"), "{name}: {out}");
+    }
+}
+
+#[test]
+fn non_200_statuses_map_per_the_spec_table() {
+    for (http, code) in [
+        (400, 13),
+        (401, 16),
+        (403, 7),
+        (404, 12),
+        (429, 14),
+        (503, 14),
+        (500, 2),
+    ] {
+        let out = fault(&format!("http-{http}"), None);
+        assert_eq!(code_of(&out), code, "HTTP {http}: {out}");
+    }
+}
+
+#[test]
+fn wrong_content_type_is_unknown() {
+    let out = fault("content-type", None);
+    assert_eq!(code_of(&out), 2, "{out}");
+    assert!(out.contains("text/html"), "{out}");
+}
+
+#[test]
+fn bad_grpc_message_bytes_are_kept_readable() {
+    assert_eq!(fault("bad-utf8", None), "status: 3 bad \u{FFFD} byte");
+    assert_eq!(fault("bad-percent", None), "status: 3 50%ZZ off");
+}
+
+#[test]
+fn a_4_gib_length_prefix_is_resource_exhausted_before_allocating() {
+    let out = fault("huge-length", None);
+    assert_eq!(code_of(&out), 8, "{out}");
+    assert!(out.contains("4294967295"), "{out}");
+}
