@@ -12,7 +12,8 @@
 //!   - `sleep:MS:TAG` → waits `MS` milliseconds, then replies `TAG`; a call dropped before
 //!     (the client cancelled it) is recorded as cancelled under `TAG`;
 //!   - `cancelled?:TAG` → replies `yes` if a call tagged `TAG` was cancelled, else `no`;
-//!   - `grpc-timeout?` → replies with the request's `grpc-timeout` header (empty if none).
+//!   - `header?:NAME` → replies with the request's header `NAME` (its values joined by `,`;
+//!     empty if none).
 //! - `ServerStreamingEcho`: replies with `TEXT 0`, `TEXT 1`, … : 3 messages, or `N` for a
 //!   request `repeat:N:TEXT`; for `forever:TAG`, one message every 10 ms until the client
 //!   cancels, which is recorded under `TAG`.
@@ -106,15 +107,15 @@ impl Echo for EchoImpl {
         request: Request<EchoRequest>,
     ) -> Result<Response<EchoResponse>, Status> {
         let peer = request.remote_addr();
-        let grpc_timeout = request
-            .metadata()
-            .get("grpc-timeout")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let headers = request.metadata().clone().into_headers();
         let message = request.into_inner().message;
-        if message == "grpc-timeout?" {
-            return Ok(Response::new(reply(grpc_timeout)));
+        if let Some(name) = message.strip_prefix("header?:") {
+            let values: Vec<&str> = headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            return Ok(Response::new(reply(values.join(","))));
         }
         if let Some(tag) = message.strip_prefix("cancelled?:") {
             let cancelled = self

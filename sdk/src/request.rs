@@ -85,6 +85,11 @@ impl<T> Request<T> {
         (self.metadata, self.message)
     }
 
+    /// The metadata, the timeout and the message.
+    pub(crate) fn into_call_parts(self) -> (MetadataMap, Option<Duration>, T) {
+        (self.metadata, self.timeout, self.message)
+    }
+
     /// A request with the same metadata and the message mapped by `f`.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Request<U> {
         Request {

@@ -27,6 +27,36 @@ fn timeout_is_sent_as_grpc_timeout() {
 }
 
 #[test]
+fn interceptors_add_metadata_or_refuse_calls() {
+    for mode in MODES {
+        let server = EchoServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+        let uri = server.uri();
+        let out = run_scenario(
+            mode,
+            &[&uri, "interceptor"],
+            &[("TOKEN", "t0k3n")],
+            mode.grant(server.addr()),
+        );
+        assert_eq!(
+            out,
+            r#"ok: server saw authorization "Bearer t0k3n"; refused call: Err((Unauthenticated, "no credentials"))"#,
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn metadata_reaches_the_server_with_every_value() {
+    for mode in MODES {
+        assert_eq!(
+            run(mode, &["metadata"]),
+            r#"ok: x-multi "one,two", x-trace-bin "AJ//""#,
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
 fn deadline_ends_a_call_the_server_has_not_answered() {
     for mode in MODES {
         let out = run(mode, &["deadline", "200"]);

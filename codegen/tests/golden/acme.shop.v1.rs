@@ -45,6 +45,18 @@ pub mod shop_service_client {
                 inner: grpc_wasi::client::Grpc::new(channel),
             }
         }
+        /// A client whose every call first goes through `interceptor`, which may add metadata
+        /// (an auth token, say) or refuse the call with a `Status`.
+        pub fn with_interceptor<F>(channel: grpc_wasi::Channel, interceptor: F) -> Self
+        where
+            F: Fn(
+                    grpc_wasi::Request<()>,
+                ) -> Result<grpc_wasi::Request<()>, grpc_wasi::Status> + 'static,
+        {
+            Self {
+                inner: grpc_wasi::client::Grpc::with_interceptor(channel, interceptor),
+            }
+        }
         /// A client over a configured core client.
         pub fn from_grpc(inner: grpc_wasi::client::Grpc) -> Self {
             Self { inner }
@@ -120,6 +132,18 @@ pub mod http_admin_client {
         pub fn new(channel: grpc_wasi::Channel) -> Self {
             Self {
                 inner: grpc_wasi::client::Grpc::new(channel),
+            }
+        }
+        /// A client whose every call first goes through `interceptor`, which may add metadata
+        /// (an auth token, say) or refuse the call with a `Status`.
+        pub fn with_interceptor<F>(channel: grpc_wasi::Channel, interceptor: F) -> Self
+        where
+            F: Fn(
+                    grpc_wasi::Request<()>,
+                ) -> Result<grpc_wasi::Request<()>, grpc_wasi::Status> + 'static,
+        {
+            Self {
+                inner: grpc_wasi::client::Grpc::with_interceptor(channel, interceptor),
             }
         }
         /// A client over a configured core client.

@@ -8,6 +8,8 @@ mod streaming;
 
 pub use streaming::Streaming;
 
+use std::fmt;
+use std::rc::Rc;
 use std::time::Duration;
 
 use futures_lite::StreamExt;
@@ -29,11 +31,28 @@ use crate::transport::{Channel, RequestBody};
 /// fail with `ResourceExhausted` before they are buffered; sent messages over
 /// [`Grpc::max_encoding_message_size`] (default unlimited) fail the same way before they are
 /// sent.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Grpc {
     channel: Channel,
     max_decoding_message_size: usize,
     max_encoding_message_size: usize,
+    interceptor: Option<Rc<Interceptor>>,
+}
+
+/// A function every call of a client passes through before it is sent: it sees the request's
+/// metadata and timeout (the message is `()`), may change them (add an `authorization`
+/// header, say), or refuse the call by returning a [`Status`], which the call then fails with.
+pub type Interceptor = dyn Fn(Request<()>) -> Result<Request<()>, Status>;
+
+impl fmt::Debug for Grpc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Grpc")
+            .field("channel", &self.channel)
+            .field("max_decoding_message_size", &self.max_decoding_message_size)
+            .field("max_encoding_message_size", &self.max_encoding_message_size)
+            .field("interceptor", &self.interceptor.is_some())
+            .finish()
+    }
 }
 
 impl Grpc {
@@ -43,6 +62,18 @@ impl Grpc {
             channel,
             max_decoding_message_size: DEFAULT_MAX_DECODING_MESSAGE_SIZE,
             max_encoding_message_size: usize::MAX,
+            interceptor: None,
+        }
+    }
+
+    /// A client whose every call first goes through `interceptor` (see [`Interceptor`]).
+    pub fn with_interceptor<F>(channel: Channel, interceptor: F) -> Self
+    where
+        F: Fn(Request<()>) -> Result<Request<()>, Status> + 'static,
+    {
+        Self {
+            interceptor: Some(Rc::new(interceptor)),
+            ..Self::new(channel)
         }
     }
 
@@ -89,8 +120,7 @@ impl Grpc {
         M1: Message,
         M2: Message + Default,
     {
-        let timeout = request.timeout();
-        let (metadata, message) = request.into_parts();
+        let (metadata, timeout, message) = request.into_call_parts();
         let body = RequestBody::Once(codec::encode(&message, self.max_encoding_message_size)?);
         self.call(&path, metadata, timeout, body).await
     }
@@ -128,8 +158,7 @@ impl Grpc {
         M1: Message + 'static,
         M2: Message + Default,
     {
-        let timeout = request.timeout();
-        let (metadata, messages) = request.into_parts();
+        let (metadata, timeout, messages) = request.into_call_parts();
         let max = self.max_encoding_message_size;
         let encoded = messages.map(move |m| codec::encode(&m, max));
         let body = RequestBody::Stream(Box::pin(encoded));
@@ -143,6 +172,17 @@ impl Grpc {
         timeout: Option<Duration>,
         body: RequestBody,
     ) -> Result<Response<Streaming<M2>>, Status> {
+        let (metadata, timeout) = match &self.interceptor {
+            Some(interceptor) => {
+                let mut head = Request::from_parts(metadata, ());
+                if let Some(timeout) = timeout {
+                    head.set_timeout(timeout);
+                }
+                let (metadata, timeout, ()) = interceptor(head)?.into_call_parts();
+                (metadata, timeout)
+            }
+            None => (metadata, timeout),
+        };
         let timeout = match (timeout, self.channel.default_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -147,10 +147,53 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
             ))
         }
         "grpc-timeout" => {
-            let mut request = Request::new(request("grpc-timeout?"));
+            let mut request = Request::new(request("header?:grpc-timeout"));
             request.set_timeout(Duration::from_millis(n as u64));
             let reply = client.unary_echo(request).await?.into_inner();
             Ok(format!("server saw grpc-timeout {:?}", reply.message))
+        }
+        "interceptor" => {
+            let token = std::env::var("TOKEN").unwrap_or_default();
+            let mut authed = EchoClient::with_interceptor(channel.clone(), move |mut request| {
+                let value = format!("Bearer {token}");
+                request
+                    .metadata_mut()
+                    .insert("authorization", &value)
+                    .map_err(|e| Status::internal(e.to_string()))?;
+                Ok(request)
+            });
+            let seen = authed
+                .unary_echo(request("header?:authorization"))
+                .await?
+                .into_inner()
+                .message;
+            let mut refusing = EchoClient::with_interceptor(channel, |_| {
+                Err(Status::unauthenticated("no credentials"))
+            });
+            let refused = refusing.unary_echo(request("x")).await;
+            Ok(format!(
+                "server saw authorization {seen:?}; refused call: {:?}",
+                refused.map_err(|s| (s.code(), s.message().to_owned()))
+            ))
+        }
+        "metadata" => {
+            let mut call = Request::new(request("header?:x-multi"));
+            call.metadata_mut()
+                .append("x-multi", "one")
+                .map_err(|e| Status::internal(e.to_string()))?;
+            call.metadata_mut()
+                .append("x-multi", "two")
+                .map_err(|e| Status::internal(e.to_string()))?;
+            call.metadata_mut()
+                .insert_bin("x-trace-bin", &[0, 159, 255])
+                .map_err(|e| Status::internal(e.to_string()))?;
+            let reply = client.unary_echo(call).await?.into_inner().message;
+            let mut call = Request::new(request("header?:x-trace-bin"));
+            call.metadata_mut()
+                .insert_bin("x-trace-bin", &[0, 159, 255])
+                .map_err(|e| Status::internal(e.to_string()))?;
+            let bin = client.unary_echo(call).await?.into_inner().message;
+            Ok(format!("x-multi {reply:?}, x-trace-bin {bin:?}"))
         }
         "deadline" => {
             // The server would answer after 60 s; the deadline is N ms.
