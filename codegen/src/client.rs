@@ -51,6 +51,16 @@ impl {client} {{
     pub fn from_grpc(inner: grpc_wasi::client::Grpc) -> Self {{
         Self {{ inner }}
     }}
+    /// Compresses request messages with `encoding` (default: none).
+    pub fn send_compressed(mut self, encoding: grpc_wasi::CompressionEncoding) -> Self {{
+        self.inner = self.inner.send_compressed(encoding);
+        self
+    }}
+    /// Accepts responses compressed with `encoding`; call once per encoding.
+    pub fn accept_compressed(mut self, encoding: grpc_wasi::CompressionEncoding) -> Self {{
+        self.inner = self.inner.accept_compressed(encoding);
+        self
+    }}
     /// Sets the largest response message, in bytes, this client accepts (default 4 MiB).
     pub fn max_decoding_message_size(mut self, limit: usize) -> Self {{
         self.inner = self.inner.max_decoding_message_size(limit);

@@ -1,5 +1,6 @@
 //! A real tonic server for `grpc.examples.echo.Echo`, run on its own thread and runtime. It
-//! speaks gRPC over HTTP/2 and, through tonic-web, gRPC-Web over HTTP/1.1 and HTTP/2.
+//! speaks gRPC over HTTP/2 and, through tonic-web, gRPC-Web over HTTP/1.1 and HTTP/2, and
+//! accepts and sends gzip, deflate and zstd messages.
 //!
 //! Behaviour (the echo semantics of grpc-go's example server, plus hooks tests use to make the
 //! server do something particular; a hook is chosen by the request message's prefix):
@@ -218,6 +219,16 @@ impl Echo for EchoImpl {
     }
 }
 
+/// The echo service accepting, and answering in, every encoding the client offers.
+fn compressing(service: EchoService<EchoImpl>) -> EchoService<EchoImpl> {
+    use tonic::codec::CompressionEncoding as E;
+    [E::Gzip, E::Deflate, E::Zstd]
+        .into_iter()
+        .fold(service, |service, e| {
+            service.accept_compressed(e).send_compressed(e)
+        })
+}
+
 /// A running echo server; stops when dropped.
 pub struct EchoServer {
     addr: SocketAddr,
@@ -254,7 +265,7 @@ impl EchoServer {
                     let serve = tonic::transport::Server::builder()
                         .accept_http1(true)
                         .layer(tonic_web::GrpcWebLayer::new())
-                        .add_service(EchoService::new(EchoImpl::default()))
+                        .add_service(compressing(EchoService::new(EchoImpl::default())))
                         .serve_with_incoming_shutdown(incoming, stopped(stop.clone()));
                     tokio::select! {
                         _ = serve => {}

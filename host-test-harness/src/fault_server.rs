@@ -16,6 +16,7 @@
 //! | `bad-utf8` | `grpc-status: 3` with `grpc-message: bad %FF byte` (not UTF-8 once decoded) |
 //! | `bad-percent` | `grpc-status: 3` with `grpc-message: 50%ZZ off` (an invalid escape) |
 //! | `huge-length` | a Length-Prefixed-Message header claiming 4 GiB − 1 bytes |
+//! | `gzip` | `grpc-encoding: gzip` and a gzip-compressed message "ok", whatever the client accepts |
 //!
 //! Anything else answers `grpc-status: 12` (Unimplemented).
 
@@ -146,6 +147,25 @@ fn message(text: &str) -> Bytes {
     buf.freeze()
 }
 
+/// A Length-Prefixed-Message with the Compressed-Flag set, gzip-compressed.
+fn gzip_message(text: &str) -> Bytes {
+    use std::io::Write;
+    let encoded = EchoResponse {
+        message: text.to_owned(),
+    }
+    .encode_to_vec();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let compressed = gz
+        .write_all(&encoded)
+        .and_then(|()| gz.finish())
+        .unwrap_or_default();
+    let mut buf = BytesMut::new();
+    buf.put_u8(1);
+    buf.put_u32(u32::try_from(compressed.len()).unwrap_or(u32::MAX));
+    buf.put_slice(&compressed);
+    buf.freeze()
+}
+
 /// How long a call that broke its connection keeps its stream handles: dropping them earlier
 /// would reset the stream (CANCEL) before the connection-level fault reaches the client.
 const HOLD: std::time::Duration = std::time::Duration::from_secs(5);
@@ -216,6 +236,14 @@ async fn answer(
                     ("grpc-status", "3"),
                     ("grpc-message", "50%ZZ off"),
                 ]))?;
+            }
+            "gzip" => {
+                let mut head = head;
+                head.headers_mut()
+                    .insert("grpc-encoding", HeaderValue::from_static("gzip"));
+                let mut stream = respond.send_response(head, false)?;
+                stream.send_data(gzip_message("ok"), false)?;
+                stream.send_trailers(trailers(&[("grpc-status", "0")]))?;
             }
             "huge-length" => {
                 let mut stream = respond.send_response(head, false)?;

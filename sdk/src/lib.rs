@@ -65,7 +65,10 @@
 //! | metadata (ASCII and `-bin`), initial and trailing | yes |
 //! | `Status`/`Code`, Trailers-Only responses, HTTP→gRPC code mapping | yes |
 //! | message size limits (decode 4 MiB default, encode unlimited) | yes |
-//! | TLS on the sockets transport, deadlines, compression, interceptors | not yet |
+//! | deadlines (`grpc-timeout` + local enforcement), cancellation on drop | yes |
+//! | compression: gzip, deflate (features `gzip`, `deflate`; pure-Rust flate2), zstd (feature `zstd`; ruzstd) | yes |
+//! | interceptors ([`client::Grpc::with_interceptor`]) | yes |
+//! | TLS on the sockets transport | not yet |
 //!
 //! Each transport feature brings its WASI imports into the component: enable only the ones
 //! your runtime grants (the stock `wasmtime run` refuses a component that imports `wasi:http`
@@ -99,6 +102,7 @@ pub mod timeout;
 mod transport;
 
 pub use client::Streaming;
+pub use codec::compression::CompressionEncoding;
 pub use metadata::MetadataMap;
 pub use request::{IntoRequest, IntoStreamingRequest, Request};
 pub use response::Response;

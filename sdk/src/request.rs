@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures_core::Stream;
 
+use crate::codec::compression::CompressionEncoding;
 use crate::metadata::MetadataMap;
 
 /// A gRPC request: custom metadata (sent as HTTP/2 headers) and a message or message stream.
@@ -16,7 +17,14 @@ use crate::metadata::MetadataMap;
 pub struct Request<T> {
     metadata: MetadataMap,
     message: T,
-    timeout: Option<Duration>,
+    options: CallOptions,
+}
+
+/// What a request asks of its call besides metadata.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CallOptions {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) send_compressed: Option<CompressionEncoding>,
 }
 
 impl<T> Request<T> {
@@ -25,7 +33,7 @@ impl<T> Request<T> {
         Self {
             metadata: MetadataMap::new(),
             message,
-            timeout: None,
+            options: CallOptions::default(),
         }
     }
 
@@ -34,7 +42,7 @@ impl<T> Request<T> {
         Self {
             metadata,
             message,
-            timeout: None,
+            options: CallOptions::default(),
         }
     }
 
@@ -47,12 +55,19 @@ impl<T> Request<T> {
     /// first-byte timeout. With a channel-wide [`Endpoint::timeout`](crate::Endpoint::timeout)
     /// the shorter one applies.
     pub fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = Some(timeout);
+        self.options.timeout = Some(timeout);
     }
 
     /// The timeout set with [`Request::set_timeout`].
     pub fn timeout(&self) -> Option<Duration> {
-        self.timeout
+        self.options.timeout
+    }
+
+    /// Compresses this call's request messages with `encoding` (sent as `grpc-encoding`),
+    /// whatever the client's [`send_compressed`](crate::client::Grpc::send_compressed) says.
+    /// The call fails with `Unimplemented` if this build lacks the encoding's feature.
+    pub fn set_send_compressed(&mut self, encoding: CompressionEncoding) {
+        self.options.send_compressed = Some(encoding);
     }
 
     /// The message.
@@ -86,8 +101,17 @@ impl<T> Request<T> {
     }
 
     /// The metadata, the timeout and the message.
-    pub(crate) fn into_call_parts(self) -> (MetadataMap, Option<Duration>, T) {
-        (self.metadata, self.timeout, self.message)
+    pub(crate) fn into_call_parts(self) -> (MetadataMap, CallOptions, T) {
+        (self.metadata, self.options, self.message)
+    }
+
+    /// A request from its metadata, call options and message.
+    pub(crate) fn from_call_parts(metadata: MetadataMap, options: CallOptions, message: T) -> Self {
+        Self {
+            metadata,
+            message,
+            options,
+        }
     }
 
     /// A request with the same metadata and the message mapped by `f`.
@@ -95,7 +119,7 @@ impl<T> Request<T> {
         Request {
             metadata: self.metadata,
             message: f(self.message),
-            timeout: self.timeout,
+            options: self.options,
         }
     }
 }

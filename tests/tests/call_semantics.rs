@@ -85,3 +85,40 @@ fn dropping_a_call_future_cancels_the_call() {
         );
     }
 }
+
+#[test]
+fn compressed_messages_both_ways_with_each_encoding() {
+    for mode in MODES {
+        for encoding in ["gzip", "deflate", "zstd"] {
+            let server = EchoServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+            let uri = server.uri();
+            let out = run_scenario(
+                mode,
+                &[&uri, "compression", "100000"],
+                &[("ENCODING", encoding)],
+                mode.grant(server.addr()),
+            );
+            assert_eq!(
+                out,
+                format!(
+                    "ok: 100000 bytes round trip; server saw grpc-encoding {encoding:?}, \
+                     grpc-accept-encoding {encoding:?}"
+                ),
+                "{mode:?} {encoding}"
+            );
+        }
+    }
+}
+
+#[test]
+fn message_size_limits_are_resource_exhausted() {
+    for mode in MODES {
+        assert_eq!(
+            run(mode, &["limits"]),
+            "ok: decode: Err((ResourceExhausted, \"received message of 2003 bytes, larger than \
+             the decoding limit of 1000 bytes\")); encode: Err((ResourceExhausted, \"message of \
+             2003 bytes is larger than the encoding limit of 1000 bytes\"))",
+            "{mode:?}"
+        );
+    }
+}

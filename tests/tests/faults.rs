@@ -129,3 +129,25 @@ fn a_4_gib_length_prefix_is_resource_exhausted_before_allocating() {
     assert_eq!(code_of(&out), 8, "{out}");
     assert!(out.contains("4294967295"), "{out}");
 }
+
+#[test]
+fn compressed_response_is_decoded_only_when_accepted() {
+    let server = fault_server();
+    let uri = server.uri();
+    let grant = || Mode::Sockets.grant(server.addr());
+    let accepted = run_scenario(
+        Mode::Sockets,
+        &[&uri, "fault"],
+        &[("FAULT", "gzip"), ("ACCEPT", "gzip")],
+        grant(),
+    );
+    assert_eq!(accepted, r#"ok: reply "ok""#);
+    let refused = run_scenario(
+        Mode::Sockets,
+        &[&uri, "fault"],
+        &[("FAULT", "gzip")],
+        grant(),
+    );
+    assert_eq!(code_of(&refused), 13, "{refused}");
+    assert!(refused.contains("\"gzip\""), "{refused}");
+}

@@ -16,9 +16,12 @@ use futures_lite::StreamExt;
 use http::uri::PathAndQuery;
 use prost::Message;
 
+use http::HeaderValue;
+
+use crate::codec::compression::CompressionEncoding;
 use crate::codec::{self, framing::DEFAULT_MAX_DECODING_MESSAGE_SIZE};
 use crate::metadata::MetadataMap;
-use crate::request::Request;
+use crate::request::{CallOptions, Request};
 use crate::response::Response;
 use crate::runtime::Deadline;
 use crate::status::Status;
@@ -37,6 +40,8 @@ pub struct Grpc {
     max_decoding_message_size: usize,
     max_encoding_message_size: usize,
     interceptor: Option<Rc<Interceptor>>,
+    send_compressed: Option<CompressionEncoding>,
+    accept_compressed: Vec<CompressionEncoding>,
 }
 
 /// A function every call of a client passes through before it is sent: it sees the request's
@@ -51,6 +56,8 @@ impl fmt::Debug for Grpc {
             .field("max_decoding_message_size", &self.max_decoding_message_size)
             .field("max_encoding_message_size", &self.max_encoding_message_size)
             .field("interceptor", &self.interceptor.is_some())
+            .field("send_compressed", &self.send_compressed)
+            .field("accept_compressed", &self.accept_compressed)
             .finish()
     }
 }
@@ -63,6 +70,8 @@ impl Grpc {
             max_decoding_message_size: DEFAULT_MAX_DECODING_MESSAGE_SIZE,
             max_encoding_message_size: usize::MAX,
             interceptor: None,
+            send_compressed: None,
+            accept_compressed: Vec::new(),
         }
     }
 
@@ -86,6 +95,37 @@ impl Grpc {
     /// Sets the largest message, in bytes, this client sends (default unlimited).
     pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
         self.max_encoding_message_size = limit;
+        self
+    }
+
+    /// Runs the interceptor, if any, on the request's metadata and options.
+    fn intercept(
+        &self,
+        metadata: MetadataMap,
+        options: CallOptions,
+    ) -> Result<(MetadataMap, CallOptions), Status> {
+        let Some(interceptor) = &self.interceptor else {
+            return Ok((metadata, options));
+        };
+        let (metadata, options, ()) =
+            interceptor(Request::from_call_parts(metadata, options, ()))?.into_call_parts();
+        Ok((metadata, options))
+    }
+
+    /// Compresses request messages with `encoding` (`grpc-encoding`; default: none). Calls
+    /// fail with `Unimplemented` if this build lacks the encoding's feature.
+    pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
+        self.send_compressed = Some(encoding);
+        self
+    }
+
+    /// Accepts responses compressed with `encoding`, offered in `grpc-accept-encoding`; call
+    /// once per encoding. A response compressed with an encoding not accepted fails with
+    /// `Internal`.
+    pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
+        if !self.accept_compressed.contains(&encoding) {
+            self.accept_compressed.push(encoding);
+        }
         self
     }
 
@@ -120,9 +160,13 @@ impl Grpc {
         M1: Message,
         M2: Message + Default,
     {
-        let (metadata, timeout, message) = request.into_call_parts();
-        let body = RequestBody::Once(codec::encode(&message, self.max_encoding_message_size)?);
-        self.call(&path, metadata, timeout, body).await
+        let (metadata, options, message) = request.into_call_parts();
+        let (metadata, options) = self.intercept(metadata, options)?;
+        let compression = options.send_compressed.or(self.send_compressed);
+        let encoded = codec::encode(&message, self.max_encoding_message_size, compression)?;
+        let body = RequestBody::Once(encoded);
+        self.call(&path, metadata, options.timeout, compression, body)
+            .await
     }
 
     /// A client-streaming call: a stream of request messages, sent as they are produced; one
@@ -158,11 +202,14 @@ impl Grpc {
         M1: Message + 'static,
         M2: Message + Default,
     {
-        let (metadata, timeout, messages) = request.into_call_parts();
+        let (metadata, options, messages) = request.into_call_parts();
+        let (metadata, options) = self.intercept(metadata, options)?;
+        let compression = options.send_compressed.or(self.send_compressed);
         let max = self.max_encoding_message_size;
-        let encoded = messages.map(move |m| codec::encode(&m, max));
+        let encoded = messages.map(move |m| codec::encode(&m, max, compression));
         let body = RequestBody::Stream(Box::pin(encoded));
-        self.call(&path, metadata, timeout, body).await
+        self.call(&path, metadata, options.timeout, compression, body)
+            .await
     }
 
     async fn call<M2: Message + Default>(
@@ -170,24 +217,23 @@ impl Grpc {
         path: &PathAndQuery,
         metadata: MetadataMap,
         timeout: Option<Duration>,
+        compression: Option<CompressionEncoding>,
         body: RequestBody,
     ) -> Result<Response<Streaming<M2>>, Status> {
-        let (metadata, timeout) = match &self.interceptor {
-            Some(interceptor) => {
-                let mut head = Request::from_parts(metadata, ());
-                if let Some(timeout) = timeout {
-                    head.set_timeout(timeout);
-                }
-                let (metadata, timeout, ()) = interceptor(head)?.into_call_parts();
-                (metadata, timeout)
-            }
-            None => (metadata, timeout),
-        };
         let timeout = match (timeout, self.channel.default_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         let mut headers = metadata.as_headers().clone();
+        if let Some(encoding) = compression {
+            headers.insert("grpc-encoding", HeaderValue::from_static(encoding.as_str()));
+        }
+        if !self.accept_compressed.is_empty() {
+            let names: Vec<&str> = self.accept_compressed.iter().map(|e| e.as_str()).collect();
+            let value = HeaderValue::try_from(names.join(","))
+                .map_err(|e| Status::internal(format!("grpc-accept-encoding: {e}")))?;
+            headers.insert("grpc-accept-encoding", value);
+        }
         let mut deadline = None;
         if let Some(timeout) = timeout {
             let value = http::HeaderValue::try_from(timeout::encode(timeout))
@@ -217,8 +263,17 @@ impl Grpc {
                 "the server answered with content-type {content_type:?}, not application/grpc"
             )));
         }
+        // The response's grpc-encoding: one this client accepts, or the name of one it doesn't.
+        let encoding = match parts.headers.get("grpc-encoding").map(|v| v.to_str()) {
+            None | Some(Ok("identity")) => Ok(None),
+            Some(Ok(name)) => match CompressionEncoding::from_name(name) {
+                Some(e) if self.accept_compressed.contains(&e) => Ok(Some(e)),
+                _ => Err(name.to_owned()),
+            },
+            Some(Err(_)) => Err("(not ASCII)".to_owned()),
+        };
         let metadata = MetadataMap::from_headers(parts.headers);
-        let stream = Streaming::new(body, self.max_decoding_message_size, deadline);
+        let stream = Streaming::new(body, self.max_decoding_message_size, deadline, encoding);
         Ok(Response::from_parts(metadata, stream))
     }
 }

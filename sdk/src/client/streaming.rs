@@ -10,6 +10,7 @@ use futures_core::Stream;
 use http::HeaderMap;
 use prost::Message;
 
+use crate::codec::compression::CompressionEncoding;
 use crate::codec::{self, framing::Decoder};
 use crate::metadata::MetadataMap;
 use crate::runtime::Deadline;
@@ -27,6 +28,9 @@ use crate::transport::{ResponseBody, parse_grpc_web_trailers};
 pub struct Streaming<T> {
     state: State,
     deadline: Option<Deadline>,
+    /// The response's `grpc-encoding`: accepted, or the name of one that was not.
+    encoding: Result<Option<CompressionEncoding>, String>,
+    max_message_size: usize,
     decoder: Decoder,
     trailers: Option<MetadataMap>,
     _message: PhantomData<fn() -> T>,
@@ -63,11 +67,14 @@ impl<T: Message + Default> Streaming<T> {
         body: ResponseBody,
         max_message_size: usize,
         deadline: Option<Deadline>,
+        encoding: Result<Option<CompressionEncoding>, String>,
     ) -> Self {
         let grpc_web = body.is_grpc_web();
         let mut stream = Self::with_state(State::Body(body), max_message_size);
         stream.decoder.grpc_web(grpc_web);
+        stream.decoder.accept_compressed(encoding != Ok(None));
         stream.deadline = deadline;
+        stream.encoding = encoding;
         stream
     }
 
@@ -91,6 +98,8 @@ impl<T: Message + Default> Streaming<T> {
         Self {
             state,
             deadline: None,
+            encoding: Ok(None),
+            max_message_size,
             decoder: Decoder::new(max_message_size),
             trailers: None,
             _message: PhantomData,
@@ -149,7 +158,18 @@ impl<T: Message + Default> Streaming<T> {
                     };
                 }
                 Ok(Some(frame)) => {
-                    return match codec::decode(frame) {
+                    let encoding = match &self.encoding {
+                        Ok(encoding) => *encoding,
+                        Err(name) if frame.compressed => {
+                            let status = Status::internal(format!(
+                                "received a message compressed with {name:?}, an encoding this \
+                                 client does not accept"
+                            ));
+                            return self.fail(status);
+                        }
+                        Err(_) => None,
+                    };
+                    return match codec::decode(frame, encoding, self.max_message_size) {
                         Ok(message) => Poll::Ready(Ok(Some(message))),
                         Err(status) => self.fail(status),
                     };

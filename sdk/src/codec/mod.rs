@@ -1,17 +1,34 @@
-//! Message encoding: Length-Prefixed-Message framing and prost.
+//! Message encoding: Length-Prefixed-Message framing, compression and prost.
 
+pub mod compression;
 pub mod framing;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
 
 use crate::status::Status;
+use compression::CompressionEncoding;
 use framing::{Frame, HEADER_LEN, check_encoded_len};
 
-/// Encodes `message` as one Length-Prefixed-Message (uncompressed), in a single allocation.
+/// Encodes `message` as one Length-Prefixed-Message, compressed with `compression` if given.
 ///
-/// Errors: `ResourceExhausted` if the encoded message is longer than `max_len` bytes.
-pub(crate) fn encode<M: Message>(message: &M, max_len: usize) -> Result<Bytes, Status> {
+/// Errors: `ResourceExhausted` if the encoded message (before compression) is longer than
+/// `max_len` bytes; compression errors (see [`compression::compress`]).
+pub(crate) fn encode<M: Message>(
+    message: &M,
+    max_len: usize,
+    compression: Option<CompressionEncoding>,
+) -> Result<Bytes, Status> {
+    if let Some(encoding) = compression {
+        check_encoded_len(message.encoded_len(), max_len)?;
+        let raw = message.encode_to_vec();
+        let mut buf = Vec::with_capacity(HEADER_LEN + raw.len() / 2);
+        buf.extend_from_slice(&[1, 0, 0, 0, 0]);
+        compression::compress(encoding, &raw, &mut buf)?;
+        let wire_len = check_encoded_len(buf.len() - HEADER_LEN, usize::MAX)?;
+        buf[1..HEADER_LEN].copy_from_slice(&wire_len.to_be_bytes());
+        return Ok(Bytes::from(buf));
+    }
     let len = message.encoded_len();
     let wire_len = check_encoded_len(len, max_len)?;
     let mut buf = BytesMut::with_capacity(HEADER_LEN + len);
@@ -23,10 +40,26 @@ pub(crate) fn encode<M: Message>(message: &M, max_len: usize) -> Result<Bytes, S
     Ok(buf.freeze())
 }
 
-/// Decodes one received message.
+/// Decodes one received message, decompressing it with `compression` if its flag says so.
 ///
-/// Errors: `Internal` if `frame` is not a valid `M`.
-pub(crate) fn decode<M: Message + Default>(frame: Frame) -> Result<M, Status> {
-    M::decode(frame.data)
-        .map_err(|e| Status::internal(format!("failed to decode response message: {e}")))
+/// Errors: `Internal` if `frame` is not a valid `M`, or is compressed with no `compression`
+/// given; decompression errors (see [`compression::decompress`], which keeps the output
+/// within `max_len` bytes).
+pub(crate) fn decode<M: Message + Default>(
+    frame: Frame,
+    compression: Option<CompressionEncoding>,
+    max_len: usize,
+) -> Result<M, Status> {
+    let invalid =
+        |e: prost::DecodeError| Status::internal(format!("failed to decode response message: {e}"));
+    if !frame.compressed {
+        return M::decode(frame.data).map_err(invalid);
+    }
+    let encoding = compression.ok_or_else(|| {
+        Status::internal(
+            "protocol error: received a compressed message but no grpc-encoding was negotiated",
+        )
+    })?;
+    let data = compression::decompress(encoding, &frame.data, max_len)?;
+    M::decode(data.as_slice()).map_err(invalid)
 }

@@ -14,7 +14,7 @@ use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use grpc_wasi::client::Grpc;
 use grpc_wasi::codegen::PathAndQuery;
-use grpc_wasi::{Channel, Request, Status, Transport};
+use grpc_wasi::{Channel, CompressionEncoding, Request, Status, Transport};
 
 mod echo {
     #![allow(missing_docs)]
@@ -195,6 +195,46 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
             let bin = client.unary_echo(call).await?.into_inner().message;
             Ok(format!("x-multi {reply:?}, x-trace-bin {bin:?}"))
         }
+        "compression" => {
+            let name = std::env::var("ENCODING").unwrap_or_default();
+            let encoding = CompressionEncoding::from_name(&name)
+                .ok_or_else(|| Status::invalid_argument(format!("unknown encoding {name:?}")))?;
+            let mut client = client.send_compressed(encoding).accept_compressed(encoding);
+            let big = "a".repeat(n);
+            let reply = client.unary_echo(request(big.clone())).await?.into_inner();
+            if reply.message != big {
+                return Ok(Err(format!(
+                    "reply of {} bytes differs",
+                    reply.message.len()
+                )));
+            }
+            let header = client
+                .unary_echo(request("header?:grpc-encoding"))
+                .await?
+                .into_inner()
+                .message;
+            let accept = client
+                .unary_echo(request("header?:grpc-accept-encoding"))
+                .await?
+                .into_inner()
+                .message;
+            Ok(format!(
+                "{n} bytes round trip; server saw grpc-encoding {header:?}, grpc-accept-encoding {accept:?}"
+            ))
+        }
+        "limits" => {
+            let big = request("x".repeat(2000));
+            let mut small_in = client.clone().max_decoding_message_size(1000);
+            let decode = small_in.unary_echo(big.clone()).await.map(|_| ());
+            let mut small_out = client.clone().max_encoding_message_size(1000);
+            let encode = small_out.unary_echo(big).await.map(|_| ());
+            let show = |r: Result<(), Status>| r.map_err(|s| (s.code(), s.message().to_owned()));
+            Ok(format!(
+                "decode: {:?}; encode: {:?}",
+                show(decode),
+                show(encode)
+            ))
+        }
         "deadline" => {
             // The server would answer after 60 s; the deadline is N ms.
             let mut request = Request::new(request("sleep:60000:deadline"));
@@ -214,8 +254,14 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
             {
                 call.set_timeout(Duration::from_millis(ms));
             }
-            let reply: grpc_wasi::Response<EchoResponse> =
-                Grpc::new(channel).unary(call, path).await?;
+            let mut grpc = Grpc::new(channel);
+            if let Ok(name) = std::env::var("ACCEPT") {
+                let encoding = CompressionEncoding::from_name(&name).ok_or_else(|| {
+                    Status::invalid_argument(format!("unknown encoding {name:?}"))
+                })?;
+                grpc = grpc.accept_compressed(encoding);
+            }
+            let reply: grpc_wasi::Response<EchoResponse> = grpc.unary(call, path).await?;
             Ok(format!("reply {:?}", reply.into_inner().message))
         }
         "cancel-stream" => {
