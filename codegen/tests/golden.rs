@@ -132,3 +132,35 @@ fn missing_proto_is_a_clear_error() {
         .unwrap_err();
     assert!(err.to_string().contains("nope.proto"), "{err}");
 }
+
+/// The SDK ships the `google.rpc` messages pre-generated (so users' builds need no protoc and
+/// no protox): they must be what this generator makes of `proto/google/rpc/*.proto`.
+#[test]
+fn sdk_google_rpc_messages_are_up_to_date() {
+    let root = manifest_dir().join("../proto");
+    let out = tempfile::tempdir().unwrap();
+    grpc_wasi_codegen::configure()
+        .build_client(false)
+        .out_dir(out.path())
+        .emit_rerun_if_changed(false)
+        .compile_protos(
+            &[
+                root.join("google/rpc/status.proto"),
+                root.join("google/rpc/error_details.proto"),
+            ],
+            &[root.clone()],
+        )
+        .unwrap();
+    let generated = std::fs::read_to_string(out.path().join("google.rpc.rs")).unwrap();
+    let shipped = manifest_dir().join("../sdk/src/rich_status/google_rpc.rs");
+    if std::env::var_os("GRPC_WASI_BLESS").is_some() {
+        std::fs::write(&shipped, &generated).unwrap();
+        return;
+    }
+    let current = std::fs::read_to_string(&shipped).unwrap();
+    assert!(
+        current == generated,
+        "{} is stale: re-record with GRPC_WASI_BLESS=1",
+        shipped.display()
+    );
+}

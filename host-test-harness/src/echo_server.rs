@@ -13,6 +13,9 @@
 //!   - `sleep:MS:TAG` → waits `MS` milliseconds, then replies `TAG`; a call dropped before
 //!     (the client cancelled it) is recorded as cancelled under `TAG`;
 //!   - `cancelled?:TAG` → replies `yes` if a call tagged `TAG` was cancelled, else `no`;
+//!   - `rich` → fails with `RESOURCE_EXHAUSTED`, "slow down", and the details (in
+//!     `grpc-status-details-bin`) ErrorInfo{reason QUOTA, domain echo.example, metadata
+//!     limit=10}, RetryInfo{2.5 s} and BadRequest{field message: "too long"};
 //!   - `header?:NAME` → replies with the request's header `NAME` (its values joined by `,`;
 //!     empty if none).
 //! - `ServerStreamingEcho`: replies with `TEXT 0`, `TEXT 1`, … : 3 messages, or `N` for a
@@ -110,6 +113,20 @@ impl Echo for EchoImpl {
         let peer = request.remote_addr();
         let headers = request.metadata().clone().into_headers();
         let message = request.into_inner().message;
+        if message == "rich" {
+            let mut details = tonic_types::ErrorDetails::with_error_info(
+                "QUOTA",
+                "echo.example",
+                [("limit".to_owned(), "10".to_owned())],
+            );
+            details.set_retry_info(Some(Duration::from_millis(2500)));
+            details.add_bad_request_violation("message", "too long");
+            return Err(<Status as tonic_types::StatusExt>::with_error_details(
+                tonic::Code::ResourceExhausted,
+                "slow down",
+                details,
+            ));
+        }
         if let Some(name) = message.strip_prefix("header?:") {
             let values: Vec<&str> = headers
                 .get_all(name)

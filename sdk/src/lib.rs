@@ -68,6 +68,7 @@
 //! | deadlines (`grpc-timeout` + local enforcement), cancellation on drop | yes |
 //! | compression: gzip, deflate (features `gzip`, `deflate`; pure-Rust flate2), zstd (feature `zstd`; ruzstd) | yes |
 //! | interceptors ([`client::Grpc::with_interceptor`]) | yes |
+//! | rich error details: `google.rpc.Status` and `error_details.proto` (feature `rich-status`) | yes |
 //! | TLS on the sockets transport | not yet |
 //!
 //! Each transport feature brings its WASI imports into the component: enable only the ones
@@ -96,6 +97,8 @@ pub mod codegen;
 pub mod metadata;
 mod request;
 mod response;
+#[cfg(feature = "rich-status")]
+pub mod rich_status;
 mod runtime;
 mod status;
 pub mod timeout;

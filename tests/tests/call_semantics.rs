@@ -122,3 +122,19 @@ fn message_size_limits_are_resource_exhausted() {
         );
     }
 }
+
+#[test]
+fn rich_error_details_are_decoded() {
+    for mode in MODES {
+        assert_eq!(
+            run(mode, &["rich"]),
+            // In the order tonic-types writes them.
+            "ok: ResourceExhausted \"slow down\" [RetryInfo(RetryInfo { retry_delay: \
+             Some(Duration { seconds: 2, nanos: 500000000 }) }), ErrorInfo(ErrorInfo { reason: \
+             \"QUOTA\", domain: \"echo.example\", metadata: {\"limit\": \"10\"} }), \
+             BadRequest(BadRequest { field_violations: [FieldViolation { field: \"message\", \
+             description: \"too long\" }] })]",
+            "{mode:?}"
+        );
+    }
+}

@@ -222,6 +222,18 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
                 "{n} bytes round trip; server saw grpc-encoding {header:?}, grpc-accept-encoding {accept:?}"
             ))
         }
+        "rich" => {
+            let status = match client.unary_echo(request("rich")).await {
+                Ok(reply) => return Ok(Err(format!("expected an error, got {reply:?}"))),
+                Err(status) => status,
+            };
+            let details = status.error_details()?;
+            Ok(format!(
+                "{:?} {:?} {details:?}",
+                status.code(),
+                status.message()
+            ))
+        }
         "limits" => {
             let big = request("x".repeat(2000));
             let mut small_in = client.clone().max_decoding_message_size(1000);
