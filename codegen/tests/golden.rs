@@ -148,7 +148,7 @@ fn sdk_google_rpc_messages_are_up_to_date() {
                 root.join("google/rpc/status.proto"),
                 root.join("google/rpc/error_details.proto"),
             ],
-            &[root.clone()],
+            &[&root],
         )
         .unwrap();
     let generated = std::fs::read_to_string(out.path().join("google.rpc.rs")).unwrap();
