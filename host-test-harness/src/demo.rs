@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use crate::echo_server::EchoServer;
+use crate::echo_server;
 use crate::guest;
 use crate::outgoing_http::HttpVersion;
 use crate::runner::{RunOptions, Runner};
@@ -31,7 +31,7 @@ pub fn run(transport: &str) -> anyhow::Result<bool> {
         &["wasi-http"]
     };
     let wasm = guest::build_with_features("echo-client", features)?;
-    let server = EchoServer::start("127.0.0.1:0".parse()?)?;
+    let server = echo_server::start("127.0.0.1:0".parse()?)?;
     println!("tonic echo server listening on {}", server.uri());
     let runner = Runner::new()?;
     let component = runner.load(&wasm)?;

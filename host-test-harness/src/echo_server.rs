@@ -31,18 +31,16 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use futures_lite::{Stream, StreamExt};
-use tokio::sync::{Barrier, watch};
+use tokio::sync::Barrier;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::proto::echo_server::{Echo, EchoServer as EchoService};
 use crate::proto::{EchoRequest, EchoResponse};
+use crate::test_server::TestServer;
 
 /// How long a `barrier:` call waits for the others.
 const BARRIER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a stopping server waits for open connections to finish before closing them.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct EchoImpl {
@@ -246,76 +244,18 @@ fn compressing(service: EchoService<EchoImpl>) -> EchoService<EchoImpl> {
         })
 }
 
-/// A running echo server; stops when dropped.
-pub struct EchoServer {
-    addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl EchoServer {
-    /// Binds `addr` (port 0 picks a free port) and serves on a background thread.
-    ///
-    /// The listener is bound before this returns, so clients may connect at once: no waiting.
-    /// Errors: the address cannot be bound, or the runtime cannot start.
-    pub fn start(addr: SocketAddr) -> anyhow::Result<EchoServer> {
-        let listener =
-            std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        let (shutdown, stop) = watch::channel(false);
-        let thread = std::thread::Builder::new()
-            .name(format!("echo-server {addr}"))
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                        return;
-                    };
-                    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                    let stopped = |mut stop: watch::Receiver<bool>| async move {
-                        let _ = stop.wait_for(|stop| *stop).await;
-                    };
-                    let serve = tonic::transport::Server::builder()
-                        .accept_http1(true)
-                        .layer(tonic_web::GrpcWebLayer::new())
-                        .add_service(compressing(EchoService::new(EchoImpl::default())))
-                        .serve_with_incoming_shutdown(incoming, stopped(stop.clone()));
-                    tokio::select! {
-                        _ = serve => {}
-                        _ = async {
-                            stopped(stop).await;
-                            tokio::time::sleep(SHUTDOWN_GRACE).await;
-                        } => {}
-                    }
-                });
-            })?;
-        Ok(EchoServer {
-            addr,
-            shutdown,
-            thread: Some(thread),
-        })
-    }
-
-    /// The address the server listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// The server's URI, `http://ADDR` (IPv6 addresses in brackets).
-    pub fn uri(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for EchoServer {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// Starts the echo server on `addr` (port 0 picks a free one), on its own thread.
+///
+/// Bound before it returns: clients may connect at once. Errors: the address cannot be bound,
+/// or the runtime cannot start.
+pub fn start(addr: SocketAddr) -> anyhow::Result<TestServer> {
+    TestServer::start(addr, "echo-server", |incoming, stop| {
+        Box::pin(
+            tonic::transport::Server::builder()
+                .accept_http1(true)
+                .layer(tonic_web::GrpcWebLayer::new())
+                .add_service(compressing(EchoService::new(EchoImpl::default())))
+                .serve_with_incoming_shutdown(incoming, stop),
+        )
+    })
 }

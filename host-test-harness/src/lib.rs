@@ -9,9 +9,9 @@
 //! - [`demo`]: the `demo` command: the echo guest against the echo server.
 //!
 //! ```no_run
-//! use grpc_wasi_harness::{echo_server::EchoServer, guest, runner::{Runner, RunOptions}};
+//! use grpc_wasi_harness::{echo_server, guest, runner::{Runner, RunOptions}};
 //!
-//! let server = EchoServer::start("127.0.0.1:0".parse()?)?;
+//! let server = echo_server::start("127.0.0.1:0".parse()?)?;
 //! let runner = Runner::new()?;
 //! let component = runner.load(&guest::build("echo-client")?)?;
 //! let mut options = RunOptions { args: vec![server.uri()], ..Default::default() };
@@ -28,6 +28,7 @@ pub mod guest;
 pub mod outgoing_http;
 pub mod runner;
 pub mod serve;
+pub mod test_server;
 
 /// The echo service's messages, server and (native tonic) client, generated from
 /// `proto/echo.proto`.

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use grpc_wasi_harness::echo_server::EchoServer;
+use grpc_wasi_harness::echo_server;
 use grpc_wasi_harness::outgoing_http::HttpVersion;
 use grpc_wasi_harness::runner::{RunOptions, Runner};
 
@@ -117,7 +117,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Cmd::EchoServer { addr } => {
-            let server = EchoServer::start(addr)?;
+            let server = echo_server::start(addr)?;
             println!("echo server listening on {}", server.uri());
             tokio::runtime::Runtime::new()?.block_on(tokio::signal::ctrl_c())?;
             Ok(ExitCode::SUCCESS)

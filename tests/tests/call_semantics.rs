@@ -3,12 +3,12 @@
 #![allow(clippy::unwrap_used)]
 
 use grpc_wasi_e2e::{Mode, run_scenario};
-use grpc_wasi_harness::echo_server::EchoServer;
+use grpc_wasi_harness::echo_server;
 
 const MODES: [Mode; 3] = [Mode::Sockets, Mode::WasiHttp, Mode::GrpcWeb];
 
 fn run(mode: Mode, scenario: &[&str]) -> String {
-    let server = EchoServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let uri = server.uri();
     let mut args = vec![uri.as_str()];
     args.extend_from_slice(scenario);
@@ -29,7 +29,7 @@ fn timeout_is_sent_as_grpc_timeout() {
 #[test]
 fn interceptors_add_metadata_or_refuse_calls() {
     for mode in MODES {
-        let server = EchoServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+        let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
         let uri = server.uri();
         let out = run_scenario(
             mode,
@@ -90,7 +90,7 @@ fn dropping_a_call_future_cancels_the_call() {
 fn compressed_messages_both_ways_with_each_encoding() {
     for mode in MODES {
         for encoding in ["gzip", "deflate", "zstd"] {
-            let server = EchoServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+            let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
             let uri = server.uri();
             let out = run_scenario(
                 mode,

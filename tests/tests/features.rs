@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use grpc_wasi_harness::echo_server::EchoServer;
+use grpc_wasi_harness::echo_server;
 use grpc_wasi_harness::guest;
 use grpc_wasi_harness::runner::{RunOptions, Runner};
 
@@ -48,7 +48,7 @@ fn transports_bring_only_their_imports() {
 fn a_transport_left_out_is_a_clear_status() {
     let runner = Runner::new().unwrap();
     let component = runner.load(&guest::build("echo-client").unwrap()).unwrap();
-    let server = EchoServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let options = RunOptions {
         args: vec!["--transport".into(), "wasi-http".into(), server.uri()],
         ..RunOptions::default()

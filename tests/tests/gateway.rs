@@ -6,16 +6,17 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use grpc_wasi_harness::echo_server::EchoServer;
+use grpc_wasi_harness::echo_server;
 use grpc_wasi_harness::guest;
 use grpc_wasi_harness::runner::{RunOptions, Runner};
 use grpc_wasi_harness::serve;
+use grpc_wasi_harness::test_server::TestServer;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 /// Starts the gateway against `server` with `transport`, granting the server only when `grant`.
-fn gateway(runner: &Runner, server: &EchoServer, transport: &str, grant: bool) -> serve::Serving {
+fn gateway(runner: &Runner, server: &TestServer, transport: &str, grant: bool) -> serve::Serving {
     let component = runner.load(&guest::build("gateway").unwrap()).unwrap();
     let mut options = RunOptions {
         env: vec![
@@ -62,7 +63,7 @@ fn post(
 #[test]
 fn json_post_becomes_a_grpc_call_on_each_transport() {
     let runner = Runner::new().unwrap();
-    let server = EchoServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for transport in ["wasi-http", "grpc-web", "sockets"] {
         let serving = gateway(&runner, &server, transport, true);
         let (status, body) = post(&runner, &serving, "/echo", r#"{"message":"héllo"}"#);
@@ -77,7 +78,7 @@ fn json_post_becomes_a_grpc_call_on_each_transport() {
 #[test]
 fn grpc_errors_become_http_statuses_with_json_bodies() {
     let runner = Runner::new().unwrap();
-    let server = EchoServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let serving = gateway(&runner, &server, "wasi-http", true);
     let (status, body) = post(
         &runner,
@@ -113,7 +114,7 @@ fn grpc_errors_become_http_statuses_with_json_bodies() {
 #[test]
 fn denied_backend_is_a_403_naming_it() {
     let runner = Runner::new().unwrap();
-    let server = EchoServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let serving = gateway(&runner, &server, "wasi-http", false);
     let (status, body) = post(&runner, &serving, "/echo", r#"{"message":"hi"}"#);
     assert_eq!(status, 403);

@@ -6,15 +6,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use grpc_wasi_e2e::{Mode, run_scenario};
-use grpc_wasi_harness::echo_server::EchoServer;
+use grpc_wasi_harness::echo_server;
 use grpc_wasi_harness::runner::NetworkPolicy;
+use grpc_wasi_harness::test_server::TestServer;
 
-fn server() -> EchoServer {
-    EchoServer::start("127.0.0.1:0".parse().unwrap()).unwrap()
+fn server() -> TestServer {
+    echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap()
 }
 
 /// Runs a scenario against `server` in `mode`, granting only the server.
-fn run(mode: Mode, server: &EchoServer, scenario: &[&str]) -> String {
+fn run(mode: Mode, server: &TestServer, scenario: &[&str]) -> String {
     let uri = server.uri();
     let mut args = vec![uri.as_str()];
     args.extend_from_slice(scenario);
@@ -70,7 +71,7 @@ fn twenty_concurrent_calls(mode: Mode) -> String {
 }
 
 fn ipv6(mode: Mode) {
-    let server = EchoServer::start("[::1]:0".parse().unwrap()).unwrap();
+    let server = echo_server::start("[::1]:0".parse().unwrap()).unwrap();
     assert!(server.uri().starts_with("http://[::1]:"));
     assert_eq!(run(mode, &server, &["unary"]), r#"ok: reply "hello""#);
 }

@@ -11,11 +11,12 @@ use http::HeaderMap;
 use prost::Message;
 
 use crate::codec::compression::CompressionEncoding;
+use crate::codec::grpc_web::parse_trailers as parse_grpc_web_trailers;
 use crate::codec::{self, framing::Decoder};
 use crate::metadata::MetadataMap;
 use crate::runtime::Deadline;
 use crate::status::{Code, Status};
-use crate::transport::{ResponseBody, parse_grpc_web_trailers};
+use crate::transport::ResponseBody;
 
 /// A stream of response messages of type `T`.
 ///

@@ -2,6 +2,7 @@
 
 pub mod compression;
 pub mod framing;
+pub mod grpc_web;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;

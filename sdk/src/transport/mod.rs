@@ -11,7 +11,6 @@
 #[cfg(not(any(feature = "sockets", feature = "wasi-http")))]
 compile_error!("grpc-wasi needs a transport: enable the `sockets` or the `wasi-http` feature");
 
-mod grpc_web;
 #[cfg(feature = "sockets")]
 mod h2;
 #[cfg(feature = "sockets")]
@@ -33,7 +32,6 @@ use futures_core::Stream;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue, Uri};
 
-pub(crate) use grpc_web::parse_trailers as parse_grpc_web_trailers;
 pub(crate) use wasi_io::Readiness;
 
 use crate::status::Status;
@@ -359,7 +357,8 @@ impl Channel {
             #[cfg(feature = "wasi-http")]
             Connection::WasiHttp { target, web } => {
                 if *web {
-                    let content_type = HeaderValue::from_static(grpc_web::CONTENT_TYPE);
+                    let content_type =
+                        HeaderValue::from_static(crate::codec::grpc_web::CONTENT_TYPE);
                     headers.insert("content-type", content_type.clone());
                     headers.insert("accept", content_type);
                     headers.insert("x-grpc-web", HeaderValue::from_static("1"));

@@ -1,20 +1,20 @@
-//! gRPC-Web (PROTOCOL-WEB.md): the request headers of `application/grpc-web+proto`, and the
-//! trailer block that ends a response body (a frame whose flag has the `0x80` bit set), since
-//! HTTP/1.1 hosts cannot deliver HTTP trailers.
+//! gRPC-Web (PROTOCOL-WEB.md): its content type, and the trailer block that ends a response
+//! body (a frame whose flag has the `0x80` bit set, see
+//! [`Decoder::grpc_web`](super::framing::Decoder::grpc_web)), since HTTP/1.1 hosts cannot
+//! deliver HTTP trailers.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::status::Status;
 
-#[cfg(feature = "wasi-http")]
 /// The content type of gRPC-Web requests and responses with protobuf messages.
-pub(crate) const CONTENT_TYPE: &str = "application/grpc-web+proto";
+pub const CONTENT_TYPE: &str = "application/grpc-web+proto";
 
 /// Parses a gRPC-Web trailer block: `name: value` lines ended by CRLF (a bare LF is accepted),
 /// names case-insensitive.
 ///
 /// Errors: `Internal` for a line without `:` or a name or value that is not valid HTTP.
-pub(crate) fn parse_trailers(block: &[u8]) -> Result<HeaderMap, Status> {
+pub fn parse_trailers(block: &[u8]) -> Result<HeaderMap, Status> {
     let mut map = HeaderMap::new();
     for line in block.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);

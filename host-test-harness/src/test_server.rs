@@ -1,0 +1,95 @@
+//! [`TestServer`]: a tonic server on its own thread and runtime, bound before it starts (so
+//! clients connect at once, no waiting), stopped when dropped.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// How long a stopping server waits for open connections to finish before closing them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// The serve future of a tonic server: `Server::builder()…serve_with_incoming_shutdown`.
+pub(crate) type Serve = Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>>;
+
+/// The shutdown signal handed to [`TestServer::start`]'s `serve`.
+pub(crate) type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A running tonic server; stops when dropped.
+pub struct TestServer {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Binds `addr`, then runs `serve(incoming, shutdown)` on a new thread named `name`.
+    ///
+    /// Errors: the address cannot be bound, or the runtime cannot start.
+    pub(crate) fn start(
+        addr: SocketAddr,
+        name: &str,
+        serve: impl FnOnce(TcpListenerStream, Shutdown) -> Serve + Send + 'static,
+    ) -> anyhow::Result<TestServer> {
+        let listener =
+            std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let (shutdown, stop) = watch::channel(false);
+        let stopped = |mut stop: watch::Receiver<bool>| async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("{name} {addr}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let serve = serve(
+                        TcpListenerStream::new(listener),
+                        Box::pin(stopped(stop.clone())),
+                    );
+                    tokio::select! {
+                        _ = serve => {}
+                        _ = async {
+                            stopped(stop).await;
+                            tokio::time::sleep(SHUTDOWN_GRACE).await;
+                        } => {}
+                    }
+                });
+            })?;
+        Ok(TestServer {
+            addr,
+            shutdown,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's URI, `http://ADDR` (IPv6 addresses in brackets).
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
