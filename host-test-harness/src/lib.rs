@@ -25,6 +25,7 @@ pub mod demo;
 pub mod echo_server;
 pub mod fault_server;
 pub mod guest;
+pub mod interop_server;
 pub mod outgoing_http;
 pub mod runner;
 pub mod serve;
@@ -35,4 +36,10 @@ pub mod test_server;
 #[allow(missing_docs, clippy::all)]
 pub mod proto {
     tonic::include_proto!("grpc.examples.echo");
+}
+
+/// The interop test services (`grpc.testing`), generated from `proto/grpc/testing/test.proto`.
+#[allow(missing_docs, clippy::all)]
+pub mod testing_proto {
+    tonic::include_proto!("grpc.testing");
 }

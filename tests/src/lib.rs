@@ -1,44 +1,74 @@
-//! Helpers for the end-to-end tests in `tests/`: the e2e guest (built for `wasm32-wasip2` once
-//! a test process, compiled by wasmtime once), run against a real server with exactly the
-//! addresses a test allows.
+//! Helpers for the end-to-end tests in `tests/`: guests (built for `wasm32-wasip2` once a test
+//! process, compiled by wasmtime once), run against a real server with exactly the addresses
+//! a test allows.
 
 // Test support: a panic here is how a failing step fails the calling test.
 #![allow(clippy::panic)]
 
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use grpc_wasi_harness::fault_server::FaultServer;
 use grpc_wasi_harness::guest;
 use grpc_wasi_harness::outgoing_http::HttpVersion;
-use grpc_wasi_harness::runner::{NetworkPolicy, RunOptions, Runner};
+use grpc_wasi_harness::runner::{NetworkPolicy, RunOptions, RunOutput, Runner};
 use wasmtime::component::Component;
 
 /// A guest run that takes longer than this is a failure (a hang is a bug, never a wait).
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
-struct Guest {
-    runner: Runner,
-    component: Component,
+/// The runner every test of a process shares.
+fn runner() -> &'static Runner {
+    static RUNNER: OnceLock<Runner> = OnceLock::new();
+    RUNNER.get_or_init(|| Runner::new().unwrap_or_else(|e| panic!("wasmtime: {e:#}")))
 }
 
-fn e2e_guest() -> &'static Guest {
-    static GUEST: OnceLock<Guest> = OnceLock::new();
-    GUEST.get_or_init(|| {
-        let build = || -> anyhow::Result<Guest> {
-            let wasm = guest::build("e2e-guest")?;
-            let runner = Runner::new()?;
-            let component = runner.load(&wasm)?;
-            Ok(Guest { runner, component })
-        };
-        build().unwrap_or_else(|e| panic!("preparing the e2e guest: {e:#}"))
-    })
+/// The guest `package`, built and compiled once a process.
+fn component(package: &str) -> Component {
+    static COMPONENTS: Mutex<BTreeMap<String, Component>> = Mutex::new(BTreeMap::new());
+    let mut components = COMPONENTS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(component) = components.get(package) {
+        return component.clone();
+    }
+    let component = guest::build(package)
+        .and_then(|wasm| runner().load(&wasm))
+        .unwrap_or_else(|e| panic!("preparing guest {package}: {e:#}"));
+    components.insert(package.to_owned(), component.clone());
+    component
+}
+
+/// Runs the guest `package` with `args` and `env` in `mode` with exactly `network` granted.
+///
+/// Panics (failing the test) if the guest traps or runs past [`RUN_TIMEOUT`].
+pub fn run_guest(
+    package: &str,
+    mode: Mode,
+    args: &[&str],
+    env: &[(&str, &str)],
+    network: NetworkPolicy,
+) -> RunOutput {
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.push(("TRANSPORT".into(), mode.transport().into()));
+    let options = RunOptions {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        env,
+        network,
+        http_version: mode.http_version(),
+        ..RunOptions::default()
+    };
+    runner()
+        .run_blocking(&component(package), &options, Some(RUN_TIMEOUT))
+        .unwrap_or_else(|e| panic!("guest {package} {args:?}: {e:#}"))
 }
 
 /// Starts a [`FaultServer`] on the test runner's runtime.
 pub fn fault_server() -> FaultServer {
     let addr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
-    FaultServer::start(e2e_guest().runner.runtime(), addr).unwrap_or_else(|e| panic!("{e:#}"))
+    FaultServer::start(runner().runtime(), addr).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// How the guest reaches the server in a test.
@@ -93,23 +123,7 @@ pub fn run_scenario(
     env: &[(&str, &str)],
     network: NetworkPolicy,
 ) -> String {
-    let guest = e2e_guest();
-    let mut env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    env.push(("TRANSPORT".into(), mode.transport().into()));
-    let options = RunOptions {
-        args: args.iter().map(|a| a.to_string()).collect(),
-        env,
-        network,
-        http_version: mode.http_version(),
-        ..RunOptions::default()
-    };
-    let output = guest
-        .runner
-        .run_blocking(&guest.component, &options, Some(RUN_TIMEOUT))
-        .unwrap_or_else(|e| panic!("guest {args:?}: {e:#}"));
+    let output = run_guest("e2e-guest", mode, args, env, network);
     assert_eq!(
         output.exit_code, 0,
         "guest {args:?} exited with {}\nstdout:\n{}\nstderr:\n{}",

@@ -1,0 +1,248 @@
+//! A tonic server for the gRPC interop tests (`grpc.testing.TestService`), following the
+//! server requirements of the interop spec (`doc/interop-test-descriptions.md`, "Server"):
+//!
+//! - payloads are `response_size` zero bytes; `response_status` makes a call end with that
+//!   code and message (in `FullDuplexCall`, at the request that carries it);
+//! - `StreamingOutputCall` sleeps `interval_us` before each response;
+//! - metadata `x-grpc-test-echo-initial` is echoed as initial metadata and
+//!   `x-grpc-test-echo-trailing-bin` as trailing metadata;
+//! - `expect_compressed: true` on a request that came uncompressed fails with
+//!   `INVALID_ARGUMENT` (whether a request is compressed is read from its `grpc-encoding`
+//!   header: tonic does not show the per-message flag); `response_compressed: false` turns
+//!   compression off for that response (gzip is sent to clients that accept it);
+//! - `UnimplementedCall` and the whole `UnimplementedService` answer `UNIMPLEMENTED`.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_lite::{Stream, StreamExt};
+use http_body_util::BodyExt;
+use tonic::codec::CompressionEncoding;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::test_server::TestServer;
+use crate::testing_proto::test_service_server::{TestService, TestServiceServer};
+use crate::testing_proto::{
+    EchoStatus, Empty, Payload, ResponseParameters, SimpleRequest, SimpleResponse,
+    StreamingInputCallRequest, StreamingInputCallResponse, StreamingOutputCallRequest,
+    StreamingOutputCallResponse,
+};
+
+const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
+const ECHO_TRAILING: &str = "x-grpc-test-echo-trailing-bin";
+
+/// Starts the interop server on `addr` (port 0 picks a free one), on its own thread.
+///
+/// Errors: the address cannot be bound, or the runtime cannot start.
+pub fn start(addr: SocketAddr) -> anyhow::Result<TestServer> {
+    TestServer::start(addr, "interop-server", |incoming, stop| {
+        let service = TestServiceServer::new(Interop)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip);
+        Box::pin(
+            tonic::transport::Server::builder()
+                .accept_http1(true)
+                .layer(tonic_web::GrpcWebLayer::new())
+                .layer(tower::layer::layer_fn(EchoMetadata))
+                .add_service(service)
+                .serve_with_incoming_shutdown(incoming, stop),
+        )
+    })
+}
+
+struct Interop;
+
+fn payload(size: i32) -> Option<Payload> {
+    Some(Payload {
+        r#type: 0,
+        body: vec![0; usize::try_from(size).unwrap_or(0)],
+    })
+}
+
+fn status_of(echo: Option<&EchoStatus>) -> Option<Status> {
+    echo.filter(|s| s.code != 0)
+        .map(|s| Status::new(tonic::Code::from_i32(s.code), s.message.clone()))
+}
+
+/// Whether the request said its messages are compressed.
+fn compressed<T>(request: &Request<T>) -> bool {
+    request
+        .metadata()
+        .get("grpc-encoding")
+        .is_some_and(|v| v != "identity")
+}
+
+fn check_expect_compressed(expect: bool, compressed: bool) -> Result<(), Status> {
+    if expect && !compressed {
+        return Err(Status::invalid_argument("expected a compressed request"));
+    }
+    Ok(())
+}
+
+type OutputStream = Pin<Box<dyn Stream<Item = Result<StreamingOutputCallResponse, Status>> + Send>>;
+
+/// The responses one `StreamingOutputCallRequest` asks for, then its status, if any.
+fn responses(request: StreamingOutputCallRequest, sleep: bool) -> OutputStream {
+    let status = status_of(request.response_status.as_ref());
+    let messages = futures_lite::stream::iter(request.response_parameters).then(
+        move |ResponseParameters {
+                  size, interval_us, ..
+              }| async move {
+            if sleep && interval_us > 0 {
+                tokio::time::sleep(Duration::from_micros(interval_us.unsigned_abs().into())).await;
+            }
+            Ok(StreamingOutputCallResponse {
+                payload: payload(size),
+            })
+        },
+    );
+    Box::pin(messages.chain(futures_lite::stream::iter(status.map(Err))))
+}
+
+#[tonic::async_trait]
+impl TestService for Interop {
+    async fn empty_call(&self, _: Request<Empty>) -> Result<Response<Empty>, Status> {
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn unary_call(
+        &self,
+        request: Request<SimpleRequest>,
+    ) -> Result<Response<SimpleResponse>, Status> {
+        let was_compressed = compressed(&request);
+        let request = request.into_inner();
+        check_expect_compressed(
+            request.expect_compressed.is_some_and(|b| b.value),
+            was_compressed,
+        )?;
+        if let Some(status) = status_of(request.response_status.as_ref()) {
+            return Err(status);
+        }
+        let mut response = Response::new(SimpleResponse {
+            payload: payload(request.response_size),
+            ..SimpleResponse::default()
+        });
+        if request.response_compressed.is_some_and(|b| !b.value) {
+            response.disable_compression();
+        }
+        Ok(response)
+    }
+
+    type StreamingOutputCallStream = OutputStream;
+
+    async fn streaming_output_call(
+        &self,
+        request: Request<StreamingOutputCallRequest>,
+    ) -> Result<Response<OutputStream>, Status> {
+        Ok(Response::new(responses(request.into_inner(), true)))
+    }
+
+    async fn streaming_input_call(
+        &self,
+        request: Request<Streaming<StreamingInputCallRequest>>,
+    ) -> Result<Response<StreamingInputCallResponse>, Status> {
+        let was_compressed = compressed(&request);
+        let mut stream = request.into_inner();
+        let mut total = 0usize;
+        while let Some(message) = stream.next().await {
+            let message = message?;
+            check_expect_compressed(
+                message.expect_compressed.is_some_and(|b| b.value),
+                was_compressed,
+            )?;
+            total += message.payload.map_or(0, |p| p.body.len());
+        }
+        Ok(Response::new(StreamingInputCallResponse {
+            aggregated_payload_size: i32::try_from(total).unwrap_or(i32::MAX),
+        }))
+    }
+
+    type FullDuplexCallStream = OutputStream;
+
+    async fn full_duplex_call(
+        &self,
+        request: Request<Streaming<StreamingOutputCallRequest>>,
+    ) -> Result<Response<OutputStream>, Status> {
+        let requests = request.into_inner();
+        let replies = requests
+            .map(|request| match request {
+                Ok(request) => responses(request, true),
+                Err(status) => Box::pin(futures_lite::stream::once(Err(status))) as OutputStream,
+            })
+            .flatten();
+        Ok(Response::new(Box::pin(replies)))
+    }
+
+    type HalfDuplexCallStream = OutputStream;
+
+    async fn half_duplex_call(
+        &self,
+        request: Request<Streaming<StreamingOutputCallRequest>>,
+    ) -> Result<Response<OutputStream>, Status> {
+        let requests: Vec<_> = request.into_inner().collect().await;
+        let replies = futures_lite::stream::iter(requests)
+            .map(|request| match request {
+                Ok(request) => responses(request, false),
+                Err(status) => Box::pin(futures_lite::stream::once(Err(status))) as OutputStream,
+            })
+            .flatten();
+        Ok(Response::new(Box::pin(replies)))
+    }
+
+    async fn unimplemented_call(&self, _: Request<Empty>) -> Result<Response<Empty>, Status> {
+        Err(Status::unimplemented(
+            "UnimplementedCall is not implemented",
+        ))
+    }
+}
+
+/// Echoes `x-grpc-test-echo-initial` into the response headers and
+/// `x-grpc-test-echo-trailing-bin` into the trailers, for every call.
+#[derive(Clone)]
+struct EchoMetadata<S>(S);
+
+impl<S, B> tower::Service<http::Request<B>> for EchoMetadata<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future =
+        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let initial = request.headers().get(ECHO_INITIAL).cloned();
+        let trailing = request.headers().get(ECHO_TRAILING).cloned();
+        let response = self.0.call(request);
+        Box::pin(async move {
+            let mut response = response.await?;
+            if let Some(value) = initial {
+                response.headers_mut().insert(ECHO_INITIAL, value);
+            }
+            let Some(value) = trailing else {
+                return Ok(response);
+            };
+            if response.headers().contains_key("grpc-status") {
+                // Trailers-Only: the headers are the trailers.
+                response.headers_mut().insert(ECHO_TRAILING, value);
+                return Ok(response);
+            }
+            Ok(response.map(|body| {
+                tonic::body::Body::new(body.map_frame(move |frame| match frame.into_trailers() {
+                    Ok(mut trailers) => {
+                        trailers.insert(ECHO_TRAILING, value.clone());
+                        http_body::Frame::trailers(trailers)
+                    }
+                    Err(frame) => frame,
+                }))
+            }))
+        })
+    }
+}
