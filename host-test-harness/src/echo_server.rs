@@ -21,7 +21,8 @@
 //! - `ServerStreamingEcho`: replies with `TEXT 0`, `TEXT 1`, … : 3 messages, or `N` for a
 //!   request `repeat:N:TEXT`; for `forever:TAG`, one message every 10 ms until the client
 //!   cancels, which is recorded under `TAG`.
-//! - `ClientStreamingEcho`: replies once, with the request messages joined by `,`.
+//! - `ClientStreamingEcho`: replies once, with the request messages joined by `,`; when the
+//!   first message starts with `sum:`, with the total size in bytes of all the messages.
 //! - `BidirectionalStreamingEcho`: replies to each request message with the same message as
 //!   soon as it arrives (full duplex).
 
@@ -215,10 +216,22 @@ impl Echo for EchoImpl {
     ) -> Result<Response<EchoResponse>, Status> {
         let mut stream = request.into_inner();
         let mut messages = Vec::new();
+        let mut total = 0;
+        let mut sum_only = false;
         while let Some(request) = stream.next().await {
-            messages.push(request?.message);
+            let message = request?.message;
+            sum_only |= total == 0 && message.starts_with("sum:");
+            total += message.len();
+            if !sum_only {
+                messages.push(message);
+            }
         }
-        Ok(Response::new(reply(messages.join(","))))
+        let answer = if sum_only {
+            total.to_string()
+        } else {
+            messages.join(",")
+        };
+        Ok(Response::new(reply(answer)))
     }
 
     type BidirectionalStreamingEchoStream = ResponseStream;

@@ -21,6 +21,7 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod bench;
 pub mod demo;
 pub mod echo_server;
 pub mod fault_server;

@@ -53,6 +53,13 @@ enum Cmd {
         #[command(flatten)]
         grants: Grants,
     },
+    /// Benchmark the guest against the native tonic client; prints a table, writes
+    /// target/bench/results.json and target/bench/ratios.svg.
+    Bench {
+        /// A short run that proves the command works (figures too noisy to compare).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Build the echo guest, start the echo server, run one call of each RPC kind.
     Demo {
         /// The guest's transport: sockets, wasi-http or grpc-web.
@@ -151,6 +158,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 serving.addr()
             );
             serving.wait_for_ctrl_c(&runner)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Bench { quick } => {
+            grpc_wasi_harness::bench::run(quick)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo { transport } => Ok(if grpc_wasi_harness::demo::run(&transport)? {

@@ -40,13 +40,17 @@ pub(crate) struct HttpClients {
 impl HttpClients {
     pub(crate) fn new() -> Self {
         let connector = |h2: bool| {
+            // Nagle's algorithm would hold a request's DATA until the HEADERS are ACKed.
+            let mut tcp = HttpConnector::new();
+            tcp.set_nodelay(true);
+            tcp.enforce_http(false);
             let builder = hyper_rustls::HttpsConnectorBuilder::new()
                 .with_webpki_roots()
                 .https_or_http();
             if h2 {
-                builder.enable_http2().build()
+                builder.enable_http2().wrap_connector(tcp)
             } else {
-                builder.enable_http1().build()
+                builder.enable_http1().wrap_connector(tcp)
             }
         };
         HttpClients {

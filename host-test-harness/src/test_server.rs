@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use futures_lite::{Stream, StreamExt};
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -15,6 +16,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// The serve future of a tonic server: `Server::builder()…serve_with_incoming_shutdown`.
 pub(crate) type Serve = Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>>;
+
+/// The accepted connections handed to [`TestServer::start`]'s `serve`, with `TCP_NODELAY` set
+/// (as tonic's own listener does): without it every response would wait on Nagle's algorithm.
+pub(crate) type Incoming =
+    Pin<Box<dyn Stream<Item = std::io::Result<tokio::net::TcpStream>> + Send>>;
 
 /// The shutdown signal handed to [`TestServer::start`]'s `serve`.
 pub(crate) type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -33,7 +39,7 @@ impl TestServer {
     pub(crate) fn start(
         addr: SocketAddr,
         name: &str,
-        serve: impl FnOnce(TcpListenerStream, Shutdown) -> Serve + Send + 'static,
+        serve: impl FnOnce(Incoming, Shutdown) -> Serve + Send + 'static,
     ) -> anyhow::Result<TestServer> {
         let listener =
             std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
@@ -54,10 +60,12 @@ impl TestServer {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         return;
                     };
-                    let serve = serve(
-                        TcpListenerStream::new(listener),
-                        Box::pin(stopped(stop.clone())),
-                    );
+                    let incoming = TcpListenerStream::new(listener).map(|stream| {
+                        let stream = stream?;
+                        stream.set_nodelay(true)?;
+                        Ok(stream)
+                    });
+                    let serve = serve(Box::pin(incoming), Box::pin(stopped(stop.clone())));
                     tokio::select! {
                         _ = serve => {}
                         _ = async {

@@ -1,0 +1,189 @@
+//! bench-guest: the guest side of `grpc-wasi-harness bench`.
+//!
+//! Usage: `bench-guest URI TRANSPORT WORKLOAD COUNT SIZE` (TRANSPORT `sockets` or
+//! `wasi-http`). Connects, runs the workload, and prints one line of `key=value` figures,
+//! timed on the monotonic clock from after the connection is open:
+//!
+//! | WORKLOAD | does | prints |
+//! |---|---|---|
+//! | `unary` | COUNT sequential unary calls of SIZE bytes | `p50_us`, `p99_us` |
+//! | `concurrent` | COUNT unary calls of SIZE bytes, 64 in flight at once | `calls_per_s` |
+//! | `server-streaming` | one call streaming COUNT messages of SIZE bytes | `mb_per_s` |
+//! | `client-streaming` | one call sending COUNT messages of SIZE bytes | `mb_per_s` |
+//! | `ping-pong` | COUNT bidi round trips of SIZE bytes on one call | `p50_us` |
+//! | `memory` | COUNT sequential unary calls | `memory_bytes_start`, `memory_bytes_end` (linear memory) |
+//! | `cold` | one unary call | (nothing: the host times the whole run) |
+//!
+//! Exits 1 with the status on stderr if a call fails.
+
+use std::process::ExitCode;
+
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use grpc_wasi::{Channel, Status, Transport};
+use wstd::time::Instant;
+
+mod echo {
+    #![allow(missing_docs)]
+    grpc_wasi::include_proto!("grpc.examples.echo");
+}
+
+use echo::EchoRequest;
+use echo::echo_client::EchoClient;
+
+/// Calls in flight at once in the `concurrent` workload.
+const CONCURRENCY: usize = 64;
+
+fn request(message: String) -> EchoRequest {
+    EchoRequest { message }
+}
+
+fn micros(from: Instant) -> f64 {
+    Instant::now().duration_since(from).as_micros() as f64
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or(0.0)
+}
+
+fn latencies(mut samples: Vec<f64>) -> String {
+    samples.sort_by(f64::total_cmp);
+    format!(
+        "p50_us={:.1} p99_us={:.1}",
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.99)
+    )
+}
+
+/// Bytes of linear memory (memory 0).
+fn memory_bytes() -> usize {
+    #[cfg(target_arch = "wasm32")]
+    {
+        core::arch::wasm32::memory_size(0) * 65536
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
+}
+
+async fn run(
+    uri: String,
+    transport: Transport,
+    workload: &str,
+    count: usize,
+    size: usize,
+) -> Result<String, Status> {
+    let channel = Channel::from_shared(uri)?
+        .transport(transport)
+        .connect()
+        .await?;
+    let mut client = EchoClient::new(channel).max_decoding_message_size(64 * 1024 * 1024);
+    let payload = "x".repeat(size);
+    Ok(match workload {
+        "unary" => {
+            let mut samples = Vec::with_capacity(count);
+            for _ in 0..count {
+                let start = Instant::now();
+                client.unary_echo(request(payload.clone())).await?;
+                samples.push(micros(start));
+            }
+            latencies(samples)
+        }
+        "concurrent" => {
+            let start = Instant::now();
+            let calls = futures::stream::iter(0..count)
+                .map(|_| {
+                    let mut client = client.clone();
+                    let message = payload.clone();
+                    async move { client.unary_echo(request(message)).await.map(drop) }
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect::<Vec<_>>()
+                .await;
+            calls.into_iter().collect::<Result<Vec<()>, _>>()?;
+            format!("calls_per_s={:.0}", count as f64 / (micros(start) / 1e6))
+        }
+        "server-streaming" => {
+            let start = Instant::now();
+            let mut stream = client
+                .server_streaming_echo(request(format!("repeat:{count}:{payload}")))
+                .await?
+                .into_inner();
+            let mut bytes = 0;
+            while let Some(reply) = stream.message().await? {
+                bytes += reply.message.len();
+            }
+            format!("mb_per_s={:.1}", bytes as f64 / micros(start))
+        }
+        "client-streaming" => {
+            let start = Instant::now();
+            let first = format!("sum:{}", &payload[4.min(payload.len())..]);
+            let messages = std::iter::once(first).chain(std::iter::repeat_n(payload, count - 1));
+            let reply = client
+                .client_streaming_echo(futures::stream::iter(messages.map(request)))
+                .await?;
+            let bytes: usize = reply.into_inner().message.parse().unwrap_or(0);
+            format!("mb_per_s={:.1}", bytes as f64 / micros(start))
+        }
+        "ping-pong" => {
+            let (mut tx, rx) = mpsc::unbounded();
+            let mut replies = client.bidirectional_streaming_echo(rx).await?.into_inner();
+            let mut samples = Vec::with_capacity(count);
+            for _ in 0..count {
+                let start = Instant::now();
+                let _ = tx.send(request(payload.clone())).await;
+                replies.message().await?;
+                samples.push(micros(start));
+            }
+            drop(tx);
+            latencies(samples)
+        }
+        "memory" => {
+            client.unary_echo(request(payload.clone())).await?;
+            let start = memory_bytes();
+            for _ in 1..count {
+                client.unary_echo(request(payload.clone())).await?;
+            }
+            format!(
+                "memory_bytes_start={start} memory_bytes_end={}",
+                memory_bytes()
+            )
+        }
+        "cold" => {
+            client.unary_echo(request(payload)).await?;
+            String::new()
+        }
+        other => {
+            return Err(Status::invalid_argument(format!(
+                "unknown workload {other:?}"
+            )));
+        }
+    })
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, uri, transport, workload, count, size] = args.as_slice() else {
+        eprintln!("usage: bench-guest URI TRANSPORT WORKLOAD COUNT SIZE");
+        return ExitCode::from(2);
+    };
+    let transport = if transport == "wasi-http" {
+        Transport::WasiHttp
+    } else {
+        Transport::Sockets
+    };
+    let count = count.parse().unwrap_or(1).max(1);
+    let size = size.parse().unwrap_or(0);
+    match grpc_wasi::block_on(run(uri.clone(), transport, workload, count, size)) {
+        Ok(figures) => {
+            println!("{figures}");
+            ExitCode::SUCCESS
+        }
+        Err(status) => {
+            eprintln!("{workload}: {status}");
+            ExitCode::FAILURE
+        }
+    }
+}
