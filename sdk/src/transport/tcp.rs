@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wasip2::io::streams::{InputStream, OutputStream};
 use wasip2::sockets::network::{
@@ -24,6 +24,9 @@ use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 
 use super::wasi_io::{Readiness, poll_read, poll_write_all};
 use crate::status::Status;
+
+/// The most bytes asked of the host in one read.
+const READ_SIZE: usize = 64 * 1024;
 
 /// Flush to the host once this many bytes are buffered, even before h2 asks for a flush.
 const WRITE_BUFFER_LIMIT: usize = 64 * 1024;
@@ -35,6 +38,8 @@ const WRITE_BUFFER_LIMIT: usize = 64 * 1024;
 pub(crate) struct TcpIo {
     read_ready: Readiness,
     write_ready: Readiness,
+    /// Bytes read from the host that h2 has not taken yet.
+    read_buf: Bytes,
     write_buf: BytesMut,
     input: InputStream,
     output: OutputStream,
@@ -144,6 +149,7 @@ async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
     Ok(TcpIo {
         read_ready: Readiness::new(input.subscribe()),
         write_ready: Readiness::new(output.subscribe()),
+        read_buf: Bytes::new(),
         write_buf: BytesMut::new(),
         input,
         output,
@@ -158,11 +164,16 @@ impl AsyncRead for TcpIo {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let max = buf.remaining();
-        // End of stream (`None`) is a read of zero bytes.
-        if let Some(bytes) = ready!(poll_read(&this.input, &mut this.read_ready, max, cx))? {
-            buf.put_slice(&bytes[..bytes.len().min(max)]);
+        if this.read_buf.is_empty() {
+            // Ask the host for up to READ_SIZE at once, whatever h2's buffer holds: fewer host
+            // calls for large messages. End of stream (`None`) is a read of zero bytes.
+            match ready!(poll_read(&this.input, &mut this.read_ready, READ_SIZE, cx))? {
+                Some(bytes) => this.read_buf = Bytes::from(bytes),
+                None => return Poll::Ready(Ok(())),
+            }
         }
+        let n = this.read_buf.len().min(buf.remaining());
+        buf.put_slice(&this.read_buf.split_to(n));
         Poll::Ready(Ok(()))
     }
 }
