@@ -32,18 +32,19 @@ pub fn encode(timeout: Duration) -> String {
 
 /// Parses a `grpc-timeout` value; `None` if it is not 1 to 8 digits and a unit.
 pub fn decode(value: &str) -> Option<Duration> {
-    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let unit = value.chars().last()?;
+    let digits = &value[..value.len() - unit.len_utf8()];
     if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let n: u64 = digits.parse().ok()?;
     Some(match unit {
-        "H" => Duration::from_secs(n * 3600),
-        "M" => Duration::from_secs(n * 60),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
+        'H' => Duration::from_secs(n * 3600),
+        'M' => Duration::from_secs(n * 60),
+        'S' => Duration::from_secs(n),
+        'm' => Duration::from_millis(n),
+        'u' => Duration::from_micros(n),
+        'n' => Duration::from_nanos(n),
         _ => return None,
     })
 }
@@ -82,7 +83,8 @@ mod tests {
             );
         }
         assert_eq!(decode("2H"), Some(Duration::from_secs(7200)));
-        for bad in ["", "S", "123456789S", "1x", "-1S", "1.5S"] {
+        // "1é" and "ü" were found by the `status` fuzz target (a multi-byte last character).
+        for bad in ["", "S", "123456789S", "1x", "-1S", "1.5S", "1é", "ü", "é1S"] {
             assert_eq!(decode(bad), None, "{bad:?}");
         }
     }
