@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_core::Stream;
 
-use crate::codec::compression::CompressionEncoding;
+use crate::codec::compression::{CompressionEncoding, EncodingSet};
 use crate::metadata::MetadataMap;
 
 /// A gRPC request: custom metadata (sent as HTTP/2 headers) and a message or message stream.
@@ -25,6 +25,7 @@ pub struct Request<T> {
 pub(crate) struct CallOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) send_compressed: Option<CompressionEncoding>,
+    pub(crate) accept_compressed: EncodingSet,
 }
 
 impl<T> Request<T> {
@@ -68,6 +69,12 @@ impl<T> Request<T> {
     /// The call fails with `Unimplemented` if this build lacks the encoding's feature.
     pub fn set_send_compressed(&mut self, encoding: CompressionEncoding) {
         self.options.send_compressed = Some(encoding);
+    }
+
+    /// Accepts a response compressed with `encoding` for this call, besides the encodings the
+    /// client accepts ([`accept_compressed`](crate::client::Grpc::accept_compressed)).
+    pub fn add_accept_compressed(&mut self, encoding: CompressionEncoding) {
+        self.options.accept_compressed.insert(encoding);
     }
 
     /// The message.

@@ -142,6 +142,13 @@ fn compressed_response_is_decoded_only_when_accepted() {
         grant(),
     );
     assert_eq!(accepted, r#"ok: reply "ok""#);
+    let accepted_by_the_call = run_scenario(
+        Mode::Sockets,
+        &[&uri, "fault"],
+        &[("FAULT", "gzip"), ("ACCEPT_CALL", "gzip")],
+        grant(),
+    );
+    assert_eq!(accepted_by_the_call, r#"ok: reply "ok""#);
     let refused = run_scenario(
         Mode::Sockets,
         &[&uri, "fault"],

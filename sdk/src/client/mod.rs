@@ -10,7 +10,6 @@ pub use streaming::Streaming;
 
 use std::fmt;
 use std::rc::Rc;
-use std::time::Duration;
 
 use futures_lite::StreamExt;
 use http::uri::PathAndQuery;
@@ -18,7 +17,7 @@ use prost::Message;
 
 use http::HeaderValue;
 
-use crate::codec::compression::CompressionEncoding;
+use crate::codec::compression::{CompressionEncoding, EncodingSet};
 use crate::codec::{self, framing::DEFAULT_MAX_DECODING_MESSAGE_SIZE};
 use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, Request};
@@ -41,7 +40,7 @@ pub struct Grpc {
     max_encoding_message_size: usize,
     interceptor: Option<Rc<Interceptor>>,
     send_compressed: Option<CompressionEncoding>,
-    accept_compressed: Vec<CompressionEncoding>,
+    accept_compressed: EncodingSet,
 }
 
 /// A function every call of a client passes through before it is sent: it sees the request's
@@ -71,7 +70,7 @@ impl Grpc {
             max_encoding_message_size: usize::MAX,
             interceptor: None,
             send_compressed: None,
-            accept_compressed: Vec::new(),
+            accept_compressed: EncodingSet::default(),
         }
     }
 
@@ -112,6 +111,20 @@ impl Grpc {
         Ok((metadata, options))
     }
 
+    /// A call's options with the client's defaults filled in: the shorter deadline, the
+    /// call's send encoding or else the client's, the encodings both accept.
+    fn call_options(&self, call: CallOptions) -> CallOptions {
+        let timeout = match (call.timeout, self.channel.default_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        CallOptions {
+            timeout,
+            send_compressed: call.send_compressed.or(self.send_compressed),
+            accept_compressed: call.accept_compressed.union(self.accept_compressed),
+        }
+    }
+
     /// Compresses request messages with `encoding` (`grpc-encoding`; default: none). Calls
     /// fail with `Unimplemented` if this build lacks the encoding's feature.
     pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
@@ -123,9 +136,7 @@ impl Grpc {
     /// once per encoding. A response compressed with an encoding not accepted fails with
     /// `Internal`.
     pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
-        if !self.accept_compressed.contains(&encoding) {
-            self.accept_compressed.push(encoding);
-        }
+        self.accept_compressed.insert(encoding);
         self
     }
 
@@ -162,10 +173,10 @@ impl Grpc {
     {
         let (metadata, options, message) = request.into_call_parts();
         let (metadata, options) = self.intercept(metadata, options)?;
-        let compression = options.send_compressed.or(self.send_compressed);
-        let encoded = codec::encode(&message, self.max_encoding_message_size, compression)?;
-        let body = RequestBody::Once(encoded);
-        self.call(&path, metadata, options.timeout, compression, body)
+        let options = self.call_options(options);
+        let max = self.max_encoding_message_size;
+        let encoded = codec::encode(&message, max, options.send_compressed)?;
+        self.call(&path, metadata, options, RequestBody::Once(encoded))
             .await
     }
 
@@ -204,33 +215,27 @@ impl Grpc {
     {
         let (metadata, options, messages) = request.into_call_parts();
         let (metadata, options) = self.intercept(metadata, options)?;
-        let compression = options.send_compressed.or(self.send_compressed);
-        let max = self.max_encoding_message_size;
+        let options = self.call_options(options);
+        let (max, compression) = (self.max_encoding_message_size, options.send_compressed);
         let encoded = messages.map(move |m| codec::encode(&m, max, compression));
         let body = RequestBody::Stream(Box::pin(encoded));
-        self.call(&path, metadata, options.timeout, compression, body)
-            .await
+        self.call(&path, metadata, options, body).await
     }
 
     async fn call<M2: Message + Default>(
         &mut self,
         path: &PathAndQuery,
         metadata: MetadataMap,
-        timeout: Option<Duration>,
-        compression: Option<CompressionEncoding>,
+        options: CallOptions,
         body: RequestBody,
     ) -> Result<Response<Streaming<M2>>, Status> {
-        let timeout = match (timeout, self.channel.default_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let timeout = options.timeout;
         let mut headers = metadata.as_headers().clone();
-        if let Some(encoding) = compression {
+        if let Some(encoding) = options.send_compressed {
             headers.insert("grpc-encoding", HeaderValue::from_static(encoding.as_str()));
         }
-        if !self.accept_compressed.is_empty() {
-            let names: Vec<&str> = self.accept_compressed.iter().map(|e| e.as_str()).collect();
-            let value = HeaderValue::try_from(names.join(","))
+        if let Some(names) = options.accept_compressed.header_value() {
+            let value = HeaderValue::try_from(names)
                 .map_err(|e| Status::internal(format!("grpc-accept-encoding: {e}")))?;
             headers.insert("grpc-accept-encoding", value);
         }
@@ -267,7 +272,7 @@ impl Grpc {
         let encoding = match parts.headers.get("grpc-encoding").map(|v| v.to_str()) {
             None | Some(Ok("identity")) => Ok(None),
             Some(Ok(name)) => match CompressionEncoding::from_name(name) {
-                Some(e) if self.accept_compressed.contains(&e) => Ok(Some(e)),
+                Some(e) if options.accept_compressed.contains(e) => Ok(Some(e)),
                 _ => Err(name.to_owned()),
             },
             Some(Err(_)) => Err("(not ASCII)".to_owned()),

@@ -55,6 +55,47 @@ impl CompressionEncoding {
     }
 }
 
+/// A set of encodings (those a client accepts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct EncodingSet(u8);
+
+impl EncodingSet {
+    const ALL: [CompressionEncoding; 3] = [
+        CompressionEncoding::Gzip,
+        CompressionEncoding::Deflate,
+        CompressionEncoding::Zstd,
+    ];
+
+    fn bit(encoding: CompressionEncoding) -> u8 {
+        1 << (encoding as u8)
+    }
+
+    /// Adds `encoding`.
+    pub(crate) fn insert(&mut self, encoding: CompressionEncoding) {
+        self.0 |= Self::bit(encoding);
+    }
+
+    /// Whether `encoding` is in the set.
+    pub(crate) fn contains(self, encoding: CompressionEncoding) -> bool {
+        self.0 & Self::bit(encoding) != 0
+    }
+
+    /// Both sets' encodings.
+    pub(crate) fn union(self, other: EncodingSet) -> EncodingSet {
+        EncodingSet(self.0 | other.0)
+    }
+
+    /// The `grpc-accept-encoding` value (`gzip,zstd`), `None` for the empty set.
+    pub(crate) fn header_value(self) -> Option<String> {
+        let names: Vec<&str> = Self::ALL
+            .into_iter()
+            .filter(|e| self.contains(*e))
+            .map(CompressionEncoding::as_str)
+            .collect();
+        (!names.is_empty()).then(|| names.join(","))
+    }
+}
+
 /// Appends `data` compressed with `encoding` to `out`.
 ///
 /// Errors: `Unimplemented` if the encoding's feature is off; `Internal` if compression fails.
@@ -183,6 +224,21 @@ mod tests {
         CompressionEncoding::Deflate,
         CompressionEncoding::Zstd,
     ];
+
+    #[test]
+    fn encoding_sets() {
+        let mut set = EncodingSet::default();
+        assert_eq!(set.header_value(), None);
+        set.insert(CompressionEncoding::Zstd);
+        let mut other = EncodingSet::default();
+        other.insert(CompressionEncoding::Gzip);
+        let both = set.union(other);
+        assert!(
+            both.contains(CompressionEncoding::Gzip)
+                && !both.contains(CompressionEncoding::Deflate)
+        );
+        assert_eq!(both.header_value().as_deref(), Some("gzip,zstd"));
+    }
 
     #[test]
     fn names_round_trip() {

@@ -22,10 +22,13 @@ use super::tcp::TcpIo;
 use crate::runtime::spawn;
 use crate::status::{Code, Status};
 
-/// Per-stream receive window: 1 MiB (the HTTP/2 default, 64 KiB, stalls large messages).
-const STREAM_WINDOW: u32 = 1024 * 1024;
-/// Connection-wide receive window: 2 MiB.
-const CONNECTION_WINDOW: u32 = 2 * 1024 * 1024;
+/// Per-stream receive window: 8 MiB. The HTTP/2 default (64 KiB), and even 1 MiB, leave a
+/// streaming server waiting for WINDOW_UPDATE frames, which the guest's socket (Nagle on, no
+/// TCP_NODELAY in wasi:sockets) may delay. Credit is returned as the application reads, so this
+/// is also the most a stream buffers when the application reads slowly.
+const STREAM_WINDOW: u32 = 8 * 1024 * 1024;
+/// Connection-wide receive window: 16 MiB.
+const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 
 /// Performs the HTTP/2 handshake over `io` and spawns the connection task.
 ///

@@ -196,9 +196,8 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
             Ok(format!("x-multi {reply:?}, x-trace-bin {bin:?}"))
         }
         "compression" => {
-            let name = std::env::var("ENCODING").unwrap_or_default();
-            let encoding = CompressionEncoding::from_name(&name)
-                .ok_or_else(|| Status::invalid_argument(format!("unknown encoding {name:?}")))?;
+            let encoding = encoding_from_env("ENCODING")?
+                .ok_or_else(|| Status::invalid_argument("ENCODING is not set"))?;
             let mut client = client.send_compressed(encoding).accept_compressed(encoding);
             let big = "a".repeat(n);
             let reply = client.unary_echo(request(big.clone())).await?.into_inner();
@@ -266,11 +265,11 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
             {
                 call.set_timeout(Duration::from_millis(ms));
             }
+            if let Some(encoding) = encoding_from_env("ACCEPT_CALL")? {
+                call.add_accept_compressed(encoding);
+            }
             let mut grpc = Grpc::new(channel);
-            if let Ok(name) = std::env::var("ACCEPT") {
-                let encoding = CompressionEncoding::from_name(&name).ok_or_else(|| {
-                    Status::invalid_argument(format!("unknown encoding {name:?}"))
-                })?;
+            if let Some(encoding) = encoding_from_env("ACCEPT")? {
                 grpc = grpc.accept_compressed(encoding);
             }
             let reply: grpc_wasi::Response<EchoResponse> = grpc.unary(call, path).await?;
@@ -311,6 +310,16 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
         }
         other => Err(format!("unknown scenario {other:?}")),
     })
+}
+
+/// The compression encoding named by the environment variable `var`, if it is set.
+fn encoding_from_env(var: &str) -> Result<Option<CompressionEncoding>, Status> {
+    let Ok(name) = std::env::var(var) else {
+        return Ok(None);
+    };
+    CompressionEncoding::from_name(&name)
+        .map(Some)
+        .ok_or_else(|| Status::invalid_argument(format!("{var}: unknown encoding {name:?}")))
 }
 
 /// Asks the server, for up to 5 s, whether it saw the call tagged `tag` cancelled.
