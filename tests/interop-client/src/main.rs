@@ -111,16 +111,7 @@ async fn run_case(channel: Channel, case: &str) -> Check {
             let reply = client.empty_call(Empty {}).await.map_err(fail)?;
             ensure(reply.into_inner() == Empty {}, || "not empty".into())
         }
-        "large_unary" => {
-            let reply = client
-                .unary_call(large_request())
-                .await
-                .map_err(fail)?
-                .into_inner();
-            ensure(payload_len(&reply.payload) == 314_159, || {
-                format!("payload of {} bytes", payload_len(&reply.payload))
-            })
-        }
+        "large_unary" => expect_large_reply(&mut client, large_request()).await,
         "client_streaming" => {
             let sizes = [27_182, 8, 1_828, 45_904];
             let requests = futures::stream::iter(sizes.map(|size| StreamingInputCallRequest {
@@ -255,22 +246,12 @@ async fn run_case(channel: Channel, case: &str) -> Check {
             )?;
             let mut compressed = Request::new(probe);
             compressed.set_send_compressed(CompressionEncoding::Gzip);
-            let reply = client
-                .unary_call(compressed)
-                .await
-                .map_err(fail)?
-                .into_inner();
-            ensure(payload_len(&reply.payload) == 314_159, || {
-                "wrong payload".into()
-            })?;
+            expect_large_reply(&mut client, compressed).await?;
             let plain = SimpleRequest {
                 expect_compressed: bool_value(false),
                 ..large_request()
             };
-            let reply = client.unary_call(plain).await.map_err(fail)?.into_inner();
-            ensure(payload_len(&reply.payload) == 314_159, || {
-                "wrong payload".into()
-            })
+            expect_large_reply(&mut client, plain).await
         }
         "server_compressed_unary" => {
             let mut client = client.accept_compressed(CompressionEncoding::Gzip);
@@ -279,10 +260,7 @@ async fn run_case(channel: Channel, case: &str) -> Check {
                     response_compressed: bool_value(compressed),
                     ..large_request()
                 };
-                let reply = client.unary_call(request).await.map_err(fail)?.into_inner();
-                ensure(payload_len(&reply.payload) == 314_159, || {
-                    "wrong payload".into()
-                })?;
+                expect_large_reply(&mut client, request).await?;
             }
             Ok(())
         }
@@ -330,6 +308,16 @@ async fn run_case(channel: Channel, case: &str) -> Check {
         }
         other => Err(format!("unknown test case {other:?}")),
     }
+}
+
+/// A unary call that must answer with the 314,159-byte payload of [`large_request`].
+async fn expect_large_reply(
+    client: &mut TestServiceClient,
+    request: impl grpc_wasi::IntoRequest<SimpleRequest>,
+) -> Check {
+    let reply = client.unary_call(request).await.map_err(fail)?.into_inner();
+    let len = payload_len(&reply.payload);
+    ensure(len == 314_159, || format!("payload of {len} bytes"))
 }
 
 /// After a cancelled call, the channel still carries calls.
