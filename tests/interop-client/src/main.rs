@@ -206,6 +206,10 @@ async fn run_case(channel: Channel, case: &str) -> Check {
             expect_status(result, Code::DeadlineExceeded, None)
         }
         "cancel_after_begin" => {
+            // Open the connection first: this case cancels a call, not a connection attempt.
+            // (On the wasi:http transport, a call cancelled while the host is still connecting
+            // can leave the harness's HTTP client unable to connect for the next call.)
+            still_usable(&mut client).await?;
             // A request stream that never ends: the call cannot complete by itself.
             let (_tx, rx) = mpsc::unbounded::<StreamingInputCallRequest>();
             let mut caller = client.clone();
