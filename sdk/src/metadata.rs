@@ -82,6 +82,11 @@ impl MetadataMap {
         &self.headers
     }
 
+    /// The entries as HTTP headers, consuming the map (no copy).
+    pub fn into_headers(self) -> HeaderMap {
+        self.headers
+    }
+
     /// The number of values (a key with two values counts twice).
     pub fn len(&self) -> usize {
         self.headers.len()

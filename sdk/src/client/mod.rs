@@ -230,7 +230,7 @@ impl Grpc {
         body: RequestBody,
     ) -> Result<Response<Streaming<M2>>, Status> {
         let timeout = options.timeout;
-        let mut headers = metadata.as_headers().clone();
+        let mut headers = metadata.into_headers();
         if let Some(encoding) = options.send_compressed {
             headers.insert("grpc-encoding", HeaderValue::from_static(encoding.as_str()));
         }

@@ -214,6 +214,13 @@ impl<T: Message + Default> Streaming<T> {
 
 /// The trailing metadata of trailers that carry status OK, or the status they carry.
 fn status_from_trailers(trailers: HeaderMap) -> Result<MetadataMap, Status> {
+    // The common case, status OK, needs no Status (and no copy of the trailers).
+    let code = trailers
+        .get("grpc-status")
+        .map(|v| Code::from_bytes(v.as_bytes()));
+    if code == Some(Some(Code::Ok)) {
+        return Ok(MetadataMap::from_headers(trailers));
+    }
     match Status::from_header_map(&trailers) {
         Some(status) if status.code() == Code::Ok => Ok(MetadataMap::from_headers(trailers)),
         Some(status) => Err(status),

@@ -124,15 +124,7 @@ async fn run_case(channel: Channel, case: &str) -> Check {
         }
         "server_streaming" => {
             let sizes = [31_415, 9, 2_653, 58_979];
-            let mut stream = client
-                .streaming_output_call(output_request(&sizes, 0))
-                .await
-                .map_err(fail)?
-                .into_inner();
-            let mut got = Vec::new();
-            while let Some(reply) = stream.message().await.map_err(fail)? {
-                got.push(payload_len(&reply.payload));
-            }
+            let got = payload_sizes(&mut client, output_request(&sizes, 0)).await?;
             ensure(got == sizes.map(|s| s as usize), || {
                 format!("sizes {got:?}")
             })
@@ -299,19 +291,28 @@ async fn run_case(channel: Channel, case: &str) -> Check {
             let mut request = output_request(&[31_415, 92_653], 0);
             request.response_parameters[0].compressed = bool_value(true);
             request.response_parameters[1].compressed = bool_value(false);
-            let mut stream = client
-                .streaming_output_call(request)
-                .await
-                .map_err(fail)?
-                .into_inner();
-            let mut got = Vec::new();
-            while let Some(reply) = stream.message().await.map_err(fail)? {
-                got.push(payload_len(&reply.payload));
-            }
+            let got = payload_sizes(&mut client, request).await?;
             ensure(got == [31_415, 92_653], || format!("sizes {got:?}"))
         }
         other => Err(format!("unknown test case {other:?}")),
     }
+}
+
+/// The payload sizes of the responses to a `StreamingOutputCall`.
+async fn payload_sizes(
+    client: &mut TestServiceClient,
+    request: StreamingOutputCallRequest,
+) -> Result<Vec<usize>, String> {
+    let mut stream = client
+        .streaming_output_call(request)
+        .await
+        .map_err(fail)?
+        .into_inner();
+    let mut sizes = Vec::new();
+    while let Some(reply) = stream.message().await.map_err(fail)? {
+        sizes.push(payload_len(&reply.payload));
+    }
+    Ok(sizes)
 }
 
 /// A unary call that must answer with the 314,159-byte payload of [`large_request`].
