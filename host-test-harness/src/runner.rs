@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, ProfilingStrategy, Store};
 use wasmtime_wasi::p2::bindings::Command;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::sockets::SocketAddrUse;
@@ -176,9 +176,16 @@ pub struct Runner {
 
 impl Runner {
     /// A runner with async WASI 0.2. Errors: wasmtime cannot be configured on this machine.
+    ///
+    /// With `GRPC_WASI_PERFMAP` set in the environment, compiled guest code is listed in
+    /// `/tmp/perf-PID.map`, so `perf record` / `perf report` name guest functions (build the
+    /// guest unstripped to see Rust names).
     pub fn new() -> anyhow::Result<Runner> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        if std::env::var_os("GRPC_WASI_PERFMAP").is_some() {
+            config.profiler(ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;

@@ -92,7 +92,15 @@ pub(crate) async fn call(
         .map_err(|e| status_from_http_error(e, &target.authority))?;
 
     let send_error = Rc::new(RefCell::new(None));
-    let sender = spawn(send_body(outgoing_body, body, send_error.clone()));
+    // A one-message body is usually accepted at once: it is written, flushed and finished
+    // by this first poll. Only a body that must wait gets a task of its own (each task run
+    // costs the reactor a `poll` over every pending pollable). The task's first run polls the
+    // body again, so its wakers move to the task.
+    let mut sending = Box::pin(send_body(outgoing_body, body, send_error.clone()));
+    let sender = match poll_once(sending.as_mut()).await {
+        Some(()) => None,
+        None => Some(spawn(sending)),
+    };
 
     let result = {
         let mut readiness = Readiness::new(response.subscribe());
@@ -222,8 +230,9 @@ async fn flush(stream: &OutputStream, readiness: &mut Readiness) -> Result<(), (
 /// The response body of a `wasi:http` call.
 pub(crate) struct WasiHttpBody {
     state: BodyState,
-    /// The request body sender; dropping it (with this body) cancels it.
-    _sender: Task<()>,
+    /// The request body sender, if the body was not all sent at once; dropping it (with this
+    /// body) cancels it.
+    _sender: Option<Task<()>>,
     send_error: Rc<RefCell<Option<Status>>>,
     authority: String,
 }
