@@ -41,7 +41,7 @@ where
 pub(crate) struct Deadline {
     at: u64,
     timeout: Duration,
-    timer: Option<Readiness>,
+    timer: Readiness,
 }
 
 impl Deadline {
@@ -51,7 +51,7 @@ impl Deadline {
         Deadline {
             at: monotonic_clock::now().saturating_add(nanos),
             timeout,
-            timer: None,
+            timer: Readiness::default(),
         }
     }
 
@@ -59,8 +59,7 @@ impl Deadline {
     pub(crate) fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let at = self.at;
         self.timer
-            .get_or_insert_with(|| Readiness::new(monotonic_clock::subscribe_instant(at)))
-            .poll_ready(cx)
+            .poll_ready(cx, || monotonic_clock::subscribe_instant(at))
     }
 
     /// The status of a call that outlived its deadline.

@@ -83,7 +83,7 @@ async fn resolve(name: &str) -> Result<Vec<IpAddr>, Status> {
     let network = wasip2::sockets::instance_network::instance_network();
     let stream =
         wasip2::sockets::ip_name_lookup::resolve_addresses(&network, name).map_err(failed)?;
-    let mut readiness = Readiness::new(stream.subscribe());
+    let mut readiness = Readiness::default();
     let mut ips = Vec::new();
     loop {
         match stream.resolve_next_address() {
@@ -92,7 +92,7 @@ async fn resolve(name: &str) -> Result<Vec<IpAddr>, Status> {
                 ips.push(IpAddr::from([a, b, c, d, e, f, g, h]));
             }
             Ok(None) => break,
-            Err(ErrorCode::WouldBlock) => readiness.ready().await,
+            Err(ErrorCode::WouldBlock) => readiness.ready(|| stream.subscribe()).await,
             Err(e) => return Err(failed(e)),
         }
     }
@@ -137,18 +137,18 @@ async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
     let network = wasip2::sockets::instance_network::instance_network();
     socket.start_connect(&network, remote).map_err(failed)?;
     let (input, output) = {
-        let mut readiness = Readiness::new(socket.subscribe());
+        let mut readiness = Readiness::default();
         loop {
             match socket.finish_connect() {
                 Ok(streams) => break streams,
-                Err(ErrorCode::WouldBlock) => readiness.ready().await,
+                Err(ErrorCode::WouldBlock) => readiness.ready(|| socket.subscribe()).await,
                 Err(e) => return Err(failed(e)),
             }
         }
     };
     Ok(TcpIo {
-        read_ready: Readiness::new(input.subscribe()),
-        write_ready: Readiness::new(output.subscribe()),
+        read_ready: Readiness::default(),
+        write_ready: Readiness::default(),
         read_buf: Bytes::new(),
         write_buf: BytesMut::new(),
         input,

@@ -103,10 +103,10 @@ pub(crate) async fn call(
     };
 
     let result = {
-        let mut readiness = Readiness::new(response.subscribe());
+        let mut readiness = Readiness::default();
         loop {
             match response.get() {
-                None => readiness.ready().await,
+                None => readiness.ready(|| response.subscribe()).await,
                 Some(result) => break result,
             }
         }
@@ -134,7 +134,7 @@ pub(crate) async fn call(
         .map_err(|()| Status::internal("wasi:http response body stream already taken"))?;
     let body = WasiHttpBody {
         state: BodyState::Reading {
-            readiness: Readiness::new(stream.subscribe()),
+            readiness: Readiness::default(),
             stream,
             body: incoming,
             _response: response,
@@ -166,7 +166,7 @@ async fn send_body(body: OutgoingBody, request: RequestBody, error: Rc<RefCell<O
     let Ok(stream) = body.write() else {
         return;
     };
-    let mut readiness = Readiness::new(stream.subscribe());
+    let mut readiness = Readiness::default();
     let sent = match request {
         RequestBody::Once(bytes) => write_message(&stream, &mut readiness, bytes).await,
         RequestBody::Stream(mut messages) => loop {
@@ -223,7 +223,7 @@ async fn flush(stream: &OutputStream, readiness: &mut Readiness) -> Result<(), (
         if stream.check_write().map_err(|_| ())? > 0 {
             return Ok(());
         }
-        readiness.ready().await;
+        readiness.ready(|| stream.subscribe()).await;
     }
 }
 
@@ -283,7 +283,7 @@ impl WasiHttpBody {
                     drop(stream);
                     let future = IncomingBody::finish(body);
                     self.state = BodyState::Trailers {
-                        readiness: Readiness::new(future.subscribe()),
+                        readiness: Readiness::default(),
                         future,
                         _response,
                     };
@@ -315,7 +315,7 @@ impl WasiHttpBody {
         };
         let result = loop {
             match future.get() {
-                None => ready!(readiness.poll_ready(cx)),
+                None => ready!(readiness.poll_ready(cx, || future.subscribe())),
                 Some(result) => break result,
             }
         };

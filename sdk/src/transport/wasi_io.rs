@@ -11,26 +11,28 @@ use wasip2::io::poll::Pollable;
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 use wstd::runtime::{AsyncPollable, WaitFor};
 
-/// A pollable registered with the reactor, and the wait in progress on it, kept across polls.
+/// The wait for one `wasi:io` resource, kept across polls: its pollable, registered with the
+/// reactor the first time a wait is needed (most reads, writes and futures are ready without
+/// one, and a `subscribe` costs host calls), and the wait in progress.
+#[derive(Default)]
 pub(crate) struct Readiness {
     // Field order is drop order: the wait before the registration it refers to.
     wait: Option<Pin<Box<WaitFor>>>,
-    pollable: AsyncPollable,
+    pollable: Option<AsyncPollable>,
 }
 
 impl Readiness {
-    /// Registers `pollable` (which must be dropped before the resource it watches: keep the
-    /// `Readiness` in a field declared before that resource).
-    pub(crate) fn new(pollable: Pollable) -> Self {
-        Self {
-            wait: None,
-            pollable: AsyncPollable::new(pollable),
-        }
-    }
-
-    /// Ready once the pollable has fired since the wait began.
-    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let pollable = &self.pollable;
+    /// Ready once the pollable has fired since the wait began. `subscribe` makes the pollable
+    /// the first time; it must watch the same resource every time, and that resource must
+    /// outlive this `Readiness` (keep the `Readiness` in a field declared before it).
+    pub(crate) fn poll_ready(
+        &mut self,
+        cx: &mut Context<'_>,
+        subscribe: impl FnOnce() -> Pollable,
+    ) -> Poll<()> {
+        let pollable = self
+            .pollable
+            .get_or_insert_with(|| AsyncPollable::new(subscribe()));
         let wait = self
             .wait
             .get_or_insert_with(|| Box::pin(pollable.wait_for()));
@@ -39,9 +41,9 @@ impl Readiness {
         Poll::Ready(())
     }
 
-    /// Waits for the pollable to fire.
-    pub(crate) async fn ready(&mut self) {
-        std::future::poll_fn(|cx| self.poll_ready(cx)).await;
+    /// Waits for the pollable (made by `subscribe` the first time) to fire.
+    pub(crate) async fn ready(&mut self, subscribe: impl Fn() -> Pollable) {
+        std::future::poll_fn(|cx| self.poll_ready(cx, &subscribe)).await;
     }
 }
 
@@ -66,7 +68,9 @@ pub(crate) fn poll_read(
     let max = u64::try_from(max).unwrap_or(u64::MAX);
     loop {
         match stream.read(max) {
-            Ok(bytes) if bytes.is_empty() => ready!(readiness.poll_ready(cx)),
+            Ok(bytes) if bytes.is_empty() => {
+                ready!(readiness.poll_ready(cx, || stream.subscribe()))
+            }
             Ok(bytes) => return Poll::Ready(Ok(Some(bytes))),
             Err(StreamError::Closed) => return Poll::Ready(Ok(None)),
             Err(e) => return Poll::Ready(Err(stream_error(e))),
@@ -85,7 +89,7 @@ pub(crate) fn poll_write_all(
     while buf.has_remaining() {
         let permit = stream.check_write().map_err(stream_error)?;
         if permit == 0 {
-            ready!(readiness.poll_ready(cx));
+            ready!(readiness.poll_ready(cx, || stream.subscribe()));
             continue;
         }
         let chunk = buf.chunk();
