@@ -6,6 +6,7 @@
 
 mod streaming;
 
+use streaming::ResponseMessages;
 pub use streaming::Streaming;
 
 use std::fmt;
@@ -176,8 +177,10 @@ impl Grpc {
         let options = self.call_options(options);
         let max = self.max_encoding_message_size;
         let encoded = codec::encode(&message, max, options.send_compressed)?;
-        self.call(&path, metadata, options, RequestBody::Once(encoded))
-            .await
+        let (metadata, messages) = self
+            .call(&path, metadata, options, RequestBody::Once(encoded))
+            .await?;
+        Ok(Response::from_parts(metadata, Streaming::new(messages)))
     }
 
     /// A client-streaming call: a stream of request messages, sent as they are produced; one
@@ -219,16 +222,20 @@ impl Grpc {
         let (max, compression) = (self.max_encoding_message_size, options.send_compressed);
         let encoded = messages.map(move |m| codec::encode(&m, max, compression));
         let body = RequestBody::Stream(Box::pin(encoded));
-        self.call(&path, metadata, options, body).await
+        let (metadata, messages) = self.call(&path, metadata, options, body).await?;
+        Ok(Response::from_parts(metadata, Streaming::new(messages)))
     }
 
-    async fn call<M2: Message + Default>(
+    /// Starts a call and reads the response head: the response metadata and the response's
+    /// messages, not yet decoded (this part does not depend on the message types, so it is
+    /// compiled once).
+    async fn call(
         &mut self,
         path: &PathAndQuery,
         metadata: MetadataMap,
         options: CallOptions,
         body: RequestBody,
-    ) -> Result<Response<Streaming<M2>>, Status> {
+    ) -> Result<(MetadataMap, ResponseMessages), Status> {
         let timeout = options.timeout;
         let mut headers = metadata.into_headers();
         if let Some(encoding) = options.send_compressed {
@@ -257,10 +264,7 @@ impl Grpc {
         if let Some(status) = Status::from_header_map(&parts.headers) {
             // Trailers-Only: the headers carry the status and there is no body.
             let metadata = status.metadata().clone();
-            return Ok(Response::from_parts(
-                metadata,
-                Streaming::trailers_only(status),
-            ));
+            return Ok((metadata, ResponseMessages::trailers_only(status)));
         }
         let content_type = parts.headers.get(http::header::CONTENT_TYPE);
         if !content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/grpc")) {
@@ -278,8 +282,9 @@ impl Grpc {
             Some(Err(_)) => Err("(not ASCII)".to_owned()),
         };
         let metadata = MetadataMap::from_headers(parts.headers);
-        let stream = Streaming::new(body, self.max_decoding_message_size, deadline, encoding);
-        Ok(Response::from_parts(metadata, stream))
+        let messages =
+            ResponseMessages::new(body, self.max_decoding_message_size, deadline, encoding);
+        Ok((metadata, messages))
     }
 }
 

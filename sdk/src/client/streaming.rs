@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use bytes::Bytes;
 use futures_core::Stream;
 use http::HeaderMap;
 use prost::Message;
@@ -27,6 +28,14 @@ use crate::transport::ResponseBody;
 /// `Internal` error. Dropping a `Streaming` before its end cancels the call (HTTP/2
 /// RST_STREAM with CANCEL).
 pub struct Streaming<T> {
+    messages: ResponseMessages,
+    _message: PhantomData<fn() -> T>,
+}
+
+/// The messages of a response as bytes (unframed and decompressed, still protobuf), then its
+/// status and trailers: everything of [`Streaming`] but the message type, compiled once
+/// rather than once per response message type.
+pub(crate) struct ResponseMessages {
     state: State,
     deadline: Option<Deadline>,
     /// The response's `grpc-encoding`: accepted, or the name of one that was not.
@@ -34,7 +43,6 @@ pub struct Streaming<T> {
     max_message_size: usize,
     decoder: Decoder,
     trailers: Option<MetadataMap>,
-    _message: PhantomData<fn() -> T>,
 }
 
 enum State {
@@ -50,7 +58,7 @@ enum State {
 
 impl<T> fmt::Debug for Streaming<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
+        let state = match &self.messages.state {
             State::Body(_) => "receiving messages",
             State::Trailers(_) => "receiving trailers",
             State::Done => "done",
@@ -60,10 +68,9 @@ impl<T> fmt::Debug for Streaming<T> {
     }
 }
 
-impl<T: Message + Default> Streaming<T> {
-    /// A stream reading `body`, decoding messages of at most `max_message_size` bytes.
-    /// A stream reading `body`, decoding messages of at most `max_message_size` bytes, failing
-    /// with `DeadlineExceeded` once `deadline` passes.
+impl ResponseMessages {
+    /// The messages of `body`, each at most `max_message_size` bytes, failing with
+    /// `DeadlineExceeded` once `deadline` passes.
     pub(crate) fn new(
         body: ResponseBody,
         max_message_size: usize,
@@ -71,16 +78,16 @@ impl<T: Message + Default> Streaming<T> {
         encoding: Result<Option<CompressionEncoding>, String>,
     ) -> Self {
         let grpc_web = body.is_grpc_web();
-        let mut stream = Self::with_state(State::Body(body), max_message_size);
-        stream.decoder.grpc_web(grpc_web);
-        stream.decoder.accept_compressed(encoding != Ok(None));
-        stream.deadline = deadline;
-        stream.encoding = encoding;
-        stream
+        let mut messages = Self::with_state(State::Body(body), max_message_size);
+        messages.decoder.grpc_web(grpc_web);
+        messages.decoder.accept_compressed(encoding != Ok(None));
+        messages.deadline = deadline;
+        messages.encoding = encoding;
+        messages
     }
 
-    /// A stream for a Trailers-Only response: no messages, then `status` (whose metadata
-    /// becomes the trailers when it is OK).
+    /// The messages of a Trailers-Only response: none, then `status` (whose metadata becomes
+    /// the trailers when it is OK).
     pub(crate) fn trailers_only(status: Status) -> Self {
         let state = if status.code() == Code::Ok {
             State::Done
@@ -90,9 +97,9 @@ impl<T: Message + Default> Streaming<T> {
                 reported: false,
             }
         };
-        let mut stream = Self::with_state(state, 0);
-        stream.trailers = Some(status.metadata().clone());
-        stream
+        let mut messages = Self::with_state(state, 0);
+        messages.trailers = Some(status.metadata().clone());
+        messages
     }
 
     fn with_state(state: State, max_message_size: usize) -> Self {
@@ -103,6 +110,115 @@ impl<T: Message + Default> Streaming<T> {
             max_message_size,
             decoder: Decoder::new(max_message_size),
             trailers: None,
+        }
+    }
+
+    /// Ends the stream with `status`, which every later poll returns.
+    fn fail(&mut self, status: Status) -> Status {
+        self.state = State::Failed {
+            status: status.clone(),
+            reported: false,
+        };
+        status
+    }
+
+    /// Whether a `Stream` consumer already received the error that ended the stream.
+    fn failure_reported(&self) -> bool {
+        matches!(self.state, State::Failed { reported: true, .. })
+    }
+
+    /// Records that a `Stream` consumer received the error that ended the stream, if any.
+    fn set_failure_reported(&mut self) {
+        if let State::Failed { reported, .. } = &mut self.state {
+            *reported = true;
+        }
+    }
+
+    /// The next message's bytes; `Ok(None)` once the server ended the stream with status OK.
+    /// Errors: as [`Streaming::message`].
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, Status>> {
+        if matches!(self.state, State::Body(_) | State::Trailers(_))
+            && let Some(deadline) = &mut self.deadline
+            && deadline.poll_elapsed(cx).is_ready()
+        {
+            // Dropping the body resets the stream.
+            let status = deadline.exceeded();
+            return Poll::Ready(Err(self.fail(status)));
+        }
+        loop {
+            match self.decoder.decode() {
+                Ok(Some(frame)) if frame.trailers => {
+                    // gRPC-Web: the trailer frame ends the response.
+                    let trailers = parse_grpc_web_trailers(&frame.data);
+                    return Poll::Ready(match trailers.and_then(status_from_trailers) {
+                        Ok(trailers) => {
+                            self.state = State::Done;
+                            self.trailers = Some(trailers);
+                            Ok(None)
+                        }
+                        Err(status) => Err(self.fail(status)),
+                    });
+                }
+                Ok(Some(frame)) => {
+                    let encoding = match &self.encoding {
+                        Ok(encoding) => *encoding,
+                        Err(name) if frame.compressed => {
+                            let status = Status::internal(format!(
+                                "received a message compressed with {name:?}, an encoding this \
+                                 client does not accept"
+                            ));
+                            return Poll::Ready(Err(self.fail(status)));
+                        }
+                        Err(_) => None,
+                    };
+                    return Poll::Ready(
+                        codec::decompress(frame, encoding, self.max_message_size)
+                            .map(Some)
+                            .map_err(|status| self.fail(status)),
+                    );
+                }
+                Ok(None) => {}
+                Err(status) => return Poll::Ready(Err(self.fail(status))),
+            }
+            match &mut self.state {
+                State::Body(body) => match ready!(body.poll_data(cx)) {
+                    Some(Ok(bytes)) => self.decoder.push(&bytes),
+                    Some(Err(status)) => return Poll::Ready(Err(self.fail(status))),
+                    None => {
+                        if let Err(status) = self.decoder.finish() {
+                            return Poll::Ready(Err(self.fail(status)));
+                        }
+                        if let State::Body(body) = std::mem::replace(&mut self.state, State::Done) {
+                            self.state = State::Trailers(body);
+                        }
+                    }
+                },
+                State::Trailers(body) => {
+                    let trailers = ready!(body.poll_trailers(cx));
+                    return Poll::Ready(match trailers.map(|t| t.map(status_from_trailers)) {
+                        Ok(Some(Ok(trailers))) => {
+                            self.state = State::Done;
+                            self.trailers = Some(trailers);
+                            Ok(None)
+                        }
+                        Ok(Some(Err(status))) | Err(status) => Err(self.fail(status)),
+                        Ok(None) => Err(self.fail(Status::internal(
+                            "protocol error: the response ended without trailers (no grpc-status)",
+                        ))),
+                    });
+                }
+                State::Done => return Poll::Ready(Ok(None)),
+                State::Failed { status, .. } => return Poll::Ready(Err(status.clone())),
+            }
+        }
+    }
+}
+
+impl<T: Message + Default> Streaming<T> {
+    /// The messages of `messages`, decoded as `T`.
+    pub(crate) fn new(messages: ResponseMessages) -> Self {
+        Self {
+            messages,
             _message: PhantomData,
         }
     }
@@ -123,92 +239,18 @@ impl<T: Message + Default> Streaming<T> {
     /// Returns `Ok(None)` only for a stream that ended without trailers, which is an error
     /// anyway. Errors: as [`Streaming::message`].
     pub async fn trailers(&mut self) -> Result<Option<MetadataMap>, Status> {
-        while self.message().await?.is_some() {}
-        Ok(self.trailers.clone())
-    }
-
-    fn fail(&mut self, status: Status) -> Poll<Result<Option<T>, Status>> {
-        self.state = State::Failed {
-            status: status.clone(),
-            reported: false,
-        };
-        Poll::Ready(Err(status))
+        while poll_fn(|cx| self.messages.poll_next(cx)).await?.is_some() {}
+        Ok(self.messages.trailers.clone())
     }
 
     fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
-        if matches!(self.state, State::Body(_) | State::Trailers(_))
-            && let Some(deadline) = &mut self.deadline
-            && deadline.poll_elapsed(cx).is_ready()
-        {
-            // Dropping the body resets the stream.
-            let status = deadline.exceeded();
-            return self.fail(status);
-        }
-        loop {
-            match self.decoder.decode() {
-                Ok(Some(frame)) if frame.trailers => {
-                    // gRPC-Web: the trailer frame ends the response.
-                    let trailers = parse_grpc_web_trailers(&frame.data);
-                    return match trailers.and_then(status_from_trailers) {
-                        Ok(trailers) => {
-                            self.state = State::Done;
-                            self.trailers = Some(trailers);
-                            Poll::Ready(Ok(None))
-                        }
-                        Err(status) => self.fail(status),
-                    };
-                }
-                Ok(Some(frame)) => {
-                    let encoding = match &self.encoding {
-                        Ok(encoding) => *encoding,
-                        Err(name) if frame.compressed => {
-                            let status = Status::internal(format!(
-                                "received a message compressed with {name:?}, an encoding this \
-                                 client does not accept"
-                            ));
-                            return self.fail(status);
-                        }
-                        Err(_) => None,
-                    };
-                    return match codec::decode(frame, encoding, self.max_message_size) {
-                        Ok(message) => Poll::Ready(Ok(Some(message))),
-                        Err(status) => self.fail(status),
-                    };
-                }
-                Ok(None) => {}
-                Err(status) => return self.fail(status),
-            }
-            match &mut self.state {
-                State::Body(body) => match ready!(body.poll_data(cx)) {
-                    Some(Ok(bytes)) => self.decoder.push(&bytes),
-                    Some(Err(status)) => return self.fail(status),
-                    None => {
-                        if let Err(status) = self.decoder.finish() {
-                            return self.fail(status);
-                        }
-                        if let State::Body(body) = std::mem::replace(&mut self.state, State::Done) {
-                            self.state = State::Trailers(body);
-                        }
-                    }
-                },
-                State::Trailers(body) => {
-                    let trailers = ready!(body.poll_trailers(cx));
-                    return match trailers.map(|t| t.map(status_from_trailers)) {
-                        Ok(Some(Ok(trailers))) => {
-                            self.state = State::Done;
-                            self.trailers = Some(trailers);
-                            Poll::Ready(Ok(None))
-                        }
-                        Ok(Some(Err(status))) | Err(status) => self.fail(status),
-                        Ok(None) => self.fail(Status::internal(
-                            "protocol error: the response ended without trailers (no grpc-status)",
-                        )),
-                    };
-                }
-                State::Done => return Poll::Ready(Ok(None)),
-                State::Failed { status, .. } => return Poll::Ready(Err(status.clone())),
-            }
-        }
+        Poll::Ready(match ready!(self.messages.poll_next(cx)) {
+            Ok(Some(data)) => codec::decode(data)
+                .map(Some)
+                .map_err(|status| self.messages.fail(status)),
+            Ok(None) => Ok(None),
+            Err(status) => Err(status),
+        })
     }
 }
 
@@ -235,16 +277,11 @@ impl<T: Message + Default> Stream for Streaming<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if let State::Failed { reported, .. } = &mut this.state {
-            if *reported {
-                return Poll::Ready(None);
-            }
-            *reported = true;
+        if this.messages.failure_reported() {
+            return Poll::Ready(None);
         }
         let item = ready!(this.poll_message(cx));
-        if let State::Failed { reported, .. } = &mut this.state {
-            *reported = true;
-        }
+        this.messages.set_failure_reported();
         Poll::Ready(item.transpose())
     }
 }

@@ -41,26 +41,30 @@ pub(crate) fn encode<M: Message>(
     Ok(buf.freeze())
 }
 
-/// Decodes one received message, decompressing it with `compression` if its flag says so.
+/// The protobuf bytes of one received message: its data, decompressed with `compression` if
+/// its flag says so.
 ///
-/// Errors: `Internal` if `frame` is not a valid `M`, or is compressed with no `compression`
-/// given; decompression errors (see [`compression::decompress`], which keeps the output
-/// within `max_len` bytes).
-pub(crate) fn decode<M: Message + Default>(
+/// Errors: `Internal` if `frame` is compressed and no `compression` is given; decompression
+/// errors (see [`compression::decompress`], which keeps the output within `max_len` bytes).
+pub(crate) fn decompress(
     frame: Frame,
     compression: Option<CompressionEncoding>,
     max_len: usize,
-) -> Result<M, Status> {
-    let invalid =
-        |e: prost::DecodeError| Status::internal(format!("failed to decode response message: {e}"));
+) -> Result<Bytes, Status> {
     if !frame.compressed {
-        return M::decode(frame.data).map_err(invalid);
+        return Ok(frame.data);
     }
     let encoding = compression.ok_or_else(|| {
         Status::internal(
             "protocol error: received a compressed message but no grpc-encoding was negotiated",
         )
     })?;
-    let data = compression::decompress(encoding, &frame.data, max_len)?;
-    M::decode(data.as_slice()).map_err(invalid)
+    compression::decompress(encoding, &frame.data, max_len).map(Bytes::from)
+}
+
+/// Decodes the protobuf bytes of one received message as an `M`.
+///
+/// Errors: `Internal` if `data` is not a valid `M`.
+pub(crate) fn decode<M: Message + Default>(data: Bytes) -> Result<M, Status> {
+    M::decode(data).map_err(|e| Status::internal(format!("failed to decode response message: {e}")))
 }
