@@ -31,6 +31,15 @@ const READ_SIZE: usize = 64 * 1024;
 /// Flush to the host once this many bytes are buffered, even before h2 asks for a flush.
 const WRITE_BUFFER_LIMIT: usize = 64 * 1024;
 
+/// Bytes handed to h2 before a read returns `Pending` once (waking itself at once): 256 KiB.
+/// h2's connection task reads frames for as long as reads succeed and writes what it queued
+/// (SETTINGS ACK, WINDOW_UPDATE) only when a read returns `Pending`; tokio's sockets return
+/// `Pending` after a budget, `wasi:sockets` streams do not. Without this, a server streaming
+/// faster than the guest reads used up the whole stream window before the WINDOW_UPDATE left,
+/// and Nagle's algorithm then held that frame for the server's delayed ACK (stalls of 6 to
+/// 50 ms at the 8 MiB mark, seen in a packet capture).
+const READ_BUDGET: usize = 256 * 1024;
+
 /// A connected TCP stream.
 ///
 /// Field order is drop order: pollables before the streams they watch, streams before the
@@ -40,6 +49,8 @@ pub(crate) struct TcpIo {
     write_ready: Readiness,
     /// Bytes read from the host that h2 has not taken yet.
     read_buf: Bytes,
+    /// Bytes handed to h2 since a read last returned `Pending`.
+    read_since_pending: usize,
     write_buf: BytesMut,
     input: InputStream,
     output: OutputStream,
@@ -150,6 +161,7 @@ async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
         read_ready: Readiness::default(),
         write_ready: Readiness::default(),
         read_buf: Bytes::new(),
+        read_since_pending: 0,
         write_buf: BytesMut::new(),
         input,
         output,
@@ -164,16 +176,27 @@ impl AsyncRead for TcpIo {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.read_since_pending >= READ_BUDGET {
+            this.read_since_pending = 0;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         if this.read_buf.is_empty() {
             // Ask the host for up to READ_SIZE at once, whatever h2's buffer holds: fewer host
             // calls for large messages. End of stream (`None`) is a read of zero bytes.
-            match ready!(poll_read(&this.input, &mut this.read_ready, READ_SIZE, cx))? {
+            let Poll::Ready(read) = poll_read(&this.input, &mut this.read_ready, READ_SIZE, cx)
+            else {
+                this.read_since_pending = 0;
+                return Poll::Pending;
+            };
+            match read? {
                 Some(bytes) => this.read_buf = Bytes::from(bytes),
                 None => return Poll::Ready(Ok(())),
             }
         }
         let n = this.read_buf.len().min(buf.remaining());
         buf.put_slice(&this.read_buf.split_to(n));
+        this.read_since_pending += n;
         Poll::Ready(Ok(()))
     }
 }
