@@ -22,15 +22,16 @@
 
 use std::net::SocketAddr;
 
-use anyhow::Context as _;
 use bytes::{BufMut, Bytes, BytesMut};
+use futures_lite::StreamExt;
 use h2::server::SendResponse;
 use h2::{Reason, RecvStream};
 use http::{HeaderMap, HeaderValue, Response};
 use prost::Message;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::proto::EchoResponse;
+use crate::test_server::TestServer;
 
 /// What a fault asks of its whole connection.
 enum ConnectionAction {
@@ -38,55 +39,25 @@ enum ConnectionAction {
     Drop,
 }
 
-/// A running fault server; stops when dropped.
-pub struct FaultServer {
-    addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
-}
-
-impl FaultServer {
-    /// Binds `addr` (port 0 picks a free one) and serves on `runtime`.
-    ///
-    /// Bound before it returns: clients may connect at once. Errors: the address cannot be
-    /// bound.
-    pub fn start(runtime: &tokio::runtime::Runtime, addr: SocketAddr) -> anyhow::Result<Self> {
-        let listener =
-            std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let (shutdown, mut stop) = watch::channel(false);
-        let _guard = runtime.enter();
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        runtime.spawn(async move {
-            loop {
-                tokio::select! {
-                    accepted = listener.accept() => {
-                        if let Ok((socket, _)) = accepted {
-                            tokio::spawn(serve_connection(socket));
-                        }
-                    }
-                    _ = stop.wait_for(|stop| *stop) => return,
+/// Starts the fault server on `addr` (port 0 picks a free one), on its own thread and
+/// runtime, bound before it returns; it stops when the returned server is dropped.
+///
+/// Errors: the address cannot be bound, or the runtime cannot start.
+pub fn start(addr: SocketAddr) -> anyhow::Result<TestServer> {
+    TestServer::start(addr, "fault-server", |mut incoming, stop| {
+        Box::pin(async move {
+            let accept = async {
+                while let Some(Ok(socket)) = incoming.next().await {
+                    tokio::spawn(serve_connection(socket));
                 }
+            };
+            tokio::select! {
+                _ = accept => {}
+                _ = stop => {}
             }
-        });
-        Ok(FaultServer { addr, shutdown })
-    }
-
-    /// The address it listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://ADDR`.
-    pub fn uri(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for FaultServer {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-    }
+            Ok(())
+        })
+    })
 }
 
 async fn serve_connection(socket: tokio::net::TcpStream) {

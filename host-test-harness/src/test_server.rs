@@ -1,5 +1,6 @@
-//! [`TestServer`]: a tonic server on its own thread and runtime, bound before it starts (so
-//! clients connect at once, no waiting), stopped when dropped.
+//! [`TestServer`]: a test server (tonic, or the h2 fault server) on its own thread and
+//! runtime, bound before it starts (so clients connect at once, no waiting), stopped when
+//! dropped.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,7 +15,8 @@ use tokio_stream::wrappers::TcpListenerStream;
 /// How long a stopping server waits for open connections to finish before closing them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
-/// The serve future of a tonic server: `Server::builder()…serve_with_incoming_shutdown`.
+/// The serve future of a test server (for tonic:
+/// `Server::builder()…serve_with_incoming_shutdown`).
 pub(crate) type Serve = Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>>;
 
 /// The accepted connections handed to [`TestServer::start`]'s `serve`, with `TCP_NODELAY` set
@@ -25,7 +27,7 @@ pub(crate) type Incoming =
 /// The shutdown signal handed to [`TestServer::start`]'s `serve`.
 pub(crate) type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// A running tonic server; stops when dropped.
+/// A running test server; stops when dropped.
 pub struct TestServer {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,

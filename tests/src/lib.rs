@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use grpc_wasi_harness::fault_server::FaultServer;
+use grpc_wasi_harness::fault_server;
 use grpc_wasi_harness::guest;
 use grpc_wasi_harness::outgoing_http::HttpVersion;
 use grpc_wasi_harness::runner::{NetworkPolicy, RunOptions, RunOutput, Runner};
+use grpc_wasi_harness::test_server::TestServer;
 use wasmtime::component::Component;
 
 /// A guest run that takes longer than this is a failure (a hang is a bug, never a wait).
@@ -65,10 +66,10 @@ pub fn run_guest(
         .unwrap_or_else(|e| panic!("guest {package} {args:?}: {e:#}"))
 }
 
-/// Starts a [`FaultServer`] on the test runner's runtime.
-pub fn fault_server() -> FaultServer {
+/// Starts the harness's fault server on a free local port.
+pub fn fault_server() -> TestServer {
     let addr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
-    FaultServer::start(runner().runtime(), addr).unwrap_or_else(|e| panic!("{e:#}"))
+    fault_server::start(addr).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// How the guest reaches the server in a test.
