@@ -75,7 +75,9 @@ impl Grpc {
         }
     }
 
-    /// A client whose every call first goes through `interceptor` (see [`Interceptor`]).
+    /// A client whose every call first goes through `interceptor` (see [`Interceptor`]): it
+    /// gets the call's metadata and options as a `Request<()>` and returns them, changed or
+    /// not. An error it returns ends the call before anything is sent, with that status.
     pub fn with_interceptor<F>(channel: Channel, interceptor: F) -> Self
     where
         F: Fn(Request<()>) -> Result<Request<()>, Status> + 'static,
@@ -302,7 +304,7 @@ async fn single_message<M: Message + Default>(
             "protocol error: more than one response message for a unary response",
         ));
     }
-    if let Some(trailers) = stream.trailers().await? {
+    if let Some(trailers) = stream.into_trailers().await? {
         metadata.extend(trailers);
     }
     Ok(Response::from_parts(metadata, message))

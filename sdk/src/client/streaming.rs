@@ -239,8 +239,21 @@ impl<T: Message + Default> Streaming<T> {
     /// Returns `Ok(None)` only for a stream that ended without trailers, which is an error
     /// anyway. Errors: as [`Streaming::message`].
     pub async fn trailers(&mut self) -> Result<Option<MetadataMap>, Status> {
-        while poll_fn(|cx| self.messages.poll_next(cx)).await?.is_some() {}
+        self.read_to_end().await?;
         Ok(self.messages.trailers.clone())
+    }
+
+    /// The trailing metadata, taken rather than copied, after reading (and discarding) any
+    /// messages not yet read. Errors: as [`Streaming::message`].
+    pub(crate) async fn into_trailers(mut self) -> Result<Option<MetadataMap>, Status> {
+        self.read_to_end().await?;
+        Ok(self.messages.trailers.take())
+    }
+
+    /// Reads (and discards) the messages not yet read, up to the status.
+    async fn read_to_end(&mut self) -> Result<(), Status> {
+        while poll_fn(|cx| self.messages.poll_next(cx)).await?.is_some() {}
+        Ok(())
     }
 
     fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {

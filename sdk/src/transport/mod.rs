@@ -126,6 +126,16 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// An endpoint for `uri` (or the error [`Endpoint::connect`] will return), with the
+    /// default transport and no timeout.
+    fn new(uri: Result<Uri, Status>) -> Endpoint {
+        Endpoint {
+            uri,
+            transport: Transport::default(),
+            timeout: None,
+        }
+    }
+
     /// The URI this endpoint connects to, if it is valid.
     pub fn uri(&self) -> Option<&Uri> {
         self.uri.as_ref().ok()
@@ -174,10 +184,7 @@ impl Endpoint {
             }
             #[cfg(feature = "wasi-http")]
             Transport::WasiHttp | Transport::GrpcWeb => Connection::WasiHttp {
-                target: wasi_http::HttpTarget {
-                    https,
-                    authority: authority.to_string(),
-                },
+                https,
                 web: self.transport == Transport::GrpcWeb,
             },
             #[allow(unreachable_patterns)]
@@ -262,7 +269,9 @@ enum Connection {
     H2(SendRequest<Bytes>),
     #[cfg(feature = "wasi-http")]
     WasiHttp {
-        target: wasi_http::HttpTarget,
+        /// `https://`: the host makes the TLS connection.
+        https: bool,
+        /// gRPC-Web rather than gRPC.
         web: bool,
     },
 }
@@ -289,11 +298,7 @@ impl Channel {
     ///
     /// Never panics: an invalid URI makes [`Endpoint::connect`] fail with `InvalidArgument`.
     pub fn from_static(uri: &'static str) -> Endpoint {
-        Endpoint {
-            uri: parse_str(uri),
-            transport: Transport::default(),
-            timeout: None,
-        }
+        Endpoint::new(parse_str(uri))
     }
 
     /// An [`Endpoint`] for a URI given at run time.
@@ -301,20 +306,12 @@ impl Channel {
     /// Errors: `InvalidArgument` if `uri` does not parse or is not `http(s)://HOST[:PORT]`.
     pub fn from_shared(uri: impl Into<String>) -> Result<Endpoint, Status> {
         let uri = parse_str(&uri.into())?;
-        Ok(Endpoint {
-            uri: Ok(uri),
-            transport: Transport::default(),
-            timeout: None,
-        })
+        Ok(Endpoint::new(Ok(uri)))
     }
 
     /// An [`Endpoint`] for a parsed URI.
     pub fn builder(uri: Uri) -> Endpoint {
-        Endpoint {
-            uri: parse_uri(uri),
-            transport: Transport::default(),
-            timeout: None,
-        }
+        Endpoint::new(parse_uri(uri))
     }
 
     /// The deadline every call on this channel gets, if any ([`Endpoint::timeout`]).
@@ -355,7 +352,7 @@ impl Channel {
                 Ok((parts, ResponseBody::H2(body)))
             }
             #[cfg(feature = "wasi-http")]
-            Connection::WasiHttp { target, web } => {
+            Connection::WasiHttp { https, web } => {
                 if *web {
                     let content_type =
                         HeaderValue::from_static(crate::codec::grpc_web::CONTENT_TYPE);
@@ -366,7 +363,9 @@ impl Channel {
                     headers.insert("content-type", HeaderValue::from_static("application/grpc"));
                     headers.insert("te", HeaderValue::from_static("trailers"));
                 }
-                let (parts, body) = wasi_http::call(target, path, &headers, body, timeout).await?;
+                let authority = &self.inner.authority;
+                let (parts, body) =
+                    wasi_http::call(*https, authority, path, &headers, body, timeout).await?;
                 Ok((parts, ResponseBody::WasiHttp { body, web: *web }))
             }
         }

@@ -25,9 +25,6 @@ use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 use super::wasi_io::{Readiness, poll_read, poll_write_all};
 use crate::status::Status;
 
-/// The most bytes asked of the host in one read.
-const READ_SIZE: usize = 64 * 1024;
-
 /// Flush to the host once this many bytes are buffered, even before h2 asks for a flush.
 const WRITE_BUFFER_LIMIT: usize = 64 * 1024;
 
@@ -184,8 +181,7 @@ impl AsyncRead for TcpIo {
         if this.read_buf.is_empty() {
             // Ask the host for up to READ_SIZE at once, whatever h2's buffer holds: fewer host
             // calls for large messages. End of stream (`None`) is a read of zero bytes.
-            let Poll::Ready(read) = poll_read(&this.input, &mut this.read_ready, READ_SIZE, cx)
-            else {
+            let Poll::Ready(read) = poll_read(&this.input, &mut this.read_ready, cx) else {
                 this.read_since_pending = 0;
                 return Poll::Pending;
             };

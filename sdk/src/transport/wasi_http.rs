@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_lite::StreamExt;
 use futures_lite::future::poll_once;
-use http::uri::PathAndQuery;
+use http::uri::{Authority, PathAndQuery};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
@@ -31,24 +31,14 @@ use super::wasi_io::{Readiness, poll_read, poll_write_all};
 use crate::runtime::spawn;
 use crate::status::Status;
 
-/// Largest read from the response body stream, in bytes.
-const READ_SIZE: usize = 64 * 1024;
-
-/// Where `wasi:http` requests of a channel go.
-#[derive(Debug, Clone)]
-pub(crate) struct HttpTarget {
-    /// `true` for `https://`: the host makes the TLS connection.
-    pub(crate) https: bool,
-    /// `host:port`.
-    pub(crate) authority: String,
-}
-
-/// Sends one call through `wasi:http/outgoing-handler.handle` and waits for the response head.
+/// Sends one call through `wasi:http/outgoing-handler.handle` to `authority` (`host:port`;
+/// over TLS, made by the host, when `https`) and waits for the response head.
 ///
 /// Errors: the `wasi:http` error code as a [`Status`] (see [`status_from_http_error`]), or
 /// the request body stream's own error if producing the request failed first.
 pub(crate) async fn call(
-    target: &HttpTarget,
+    https: bool,
+    authority: &Authority,
     path: &PathAndQuery,
     headers: &HeaderMap,
     body: RequestBody,
@@ -61,11 +51,7 @@ pub(crate) async fn call(
     let fields = Fields::from_list(&entries)
         .map_err(|e| Status::internal(format!("the host refused the request headers: {e:?}")))?;
     let request = OutgoingRequest::new(fields);
-    let scheme = if target.https {
-        Scheme::Https
-    } else {
-        Scheme::Http
-    };
+    let scheme = if https { Scheme::Https } else { Scheme::Http };
     let invalid = |what: &str| Status::internal(format!("the host refused the request {what}"));
     request
         .set_method(&Method::Post)
@@ -74,7 +60,7 @@ pub(crate) async fn call(
         .set_scheme(Some(&scheme))
         .map_err(|()| invalid("scheme"))?;
     request
-        .set_authority(Some(&target.authority))
+        .set_authority(Some(authority.as_str()))
         .map_err(|()| invalid("authority"))?;
     request
         .set_path_with_query(Some(path.as_str()))
@@ -89,7 +75,7 @@ pub(crate) async fn call(
         options
     });
     let response = outgoing_handler::handle(request, options)
-        .map_err(|e| status_from_http_error(e, &target.authority))?;
+        .map_err(|e| status_from_http_error(e, authority.as_str()))?;
 
     let send_error = Rc::new(RefCell::new(None));
     // A one-message body is usually accepted at once: it is written, flushed and finished
@@ -116,7 +102,7 @@ pub(crate) async fn call(
         Ok(Err(code)) => {
             return Err(send_error
                 .take()
-                .unwrap_or_else(|| status_from_http_error(code, &target.authority)));
+                .unwrap_or_else(|| status_from_http_error(code, authority.as_str())));
         }
         Err(()) => return Err(Status::internal("wasi:http response already taken")),
     };
@@ -141,7 +127,7 @@ pub(crate) async fn call(
         },
         _sender: sender,
         send_error,
-        authority: target.authority.clone(),
+        authority: authority.clone(),
     };
     Ok((parts, body))
 }
@@ -234,7 +220,8 @@ pub(crate) struct WasiHttpBody {
     /// body) cancels it.
     _sender: Option<Task<()>>,
     send_error: Rc<RefCell<Option<Status>>>,
-    authority: String,
+    /// The server's `host:port`, for error messages.
+    authority: Authority,
 }
 
 /// Variant fields are dropped in order: pollables, then streams, then their parents.
@@ -269,7 +256,7 @@ impl WasiHttpBody {
         else {
             return Poll::Ready(None);
         };
-        match ready!(poll_read(stream, readiness, READ_SIZE, cx)) {
+        match ready!(poll_read(stream, readiness, cx)) {
             Ok(Some(bytes)) => Poll::Ready(Some(Ok(Bytes::from(bytes)))),
             Ok(None) => {
                 if let BodyState::Reading {
@@ -322,7 +309,7 @@ impl WasiHttpBody {
         self.state = BodyState::Done;
         Poll::Ready(match result {
             Ok(Ok(trailers)) => Ok(trailers.map(header_map)),
-            Ok(Err(code)) => Err(self.error(status_from_http_error(code, &self.authority))),
+            Ok(Err(code)) => Err(self.error(status_from_http_error(code, self.authority.as_str()))),
             Err(()) => Err(Status::internal("wasi:http trailers already taken")),
         })
     }

@@ -57,17 +57,19 @@ pub(crate) fn stream_error(e: StreamError) -> io::Error {
     }
 }
 
-/// Reads what is available, at most `max` bytes: `Some(bytes)` (never empty), or `None` at the
-/// end of the stream. `readiness` must watch `stream`.
+/// The most bytes asked of the host in one read: 64 KiB (wasmtime hands out at most this
+/// much per read; fewer, larger reads mean fewer host calls for large messages).
+const READ_SIZE: u64 = 64 * 1024;
+
+/// Reads what is available, at most [`READ_SIZE`] bytes: `Some(bytes)` (never empty), or
+/// `None` at the end of the stream. `readiness` must watch `stream`.
 pub(crate) fn poll_read(
     stream: &InputStream,
     readiness: &mut Readiness,
-    max: usize,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<Option<Vec<u8>>>> {
-    let max = u64::try_from(max).unwrap_or(u64::MAX);
     loop {
-        match stream.read(max) {
+        match stream.read(READ_SIZE) {
             Ok(bytes) if bytes.is_empty() => {
                 ready!(readiness.poll_ready(cx, || stream.subscribe()))
             }
