@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -176,7 +178,7 @@ async fn native(uri: &str, workload: &Workload) -> anyhow::Result<BTreeMap<Strin
 fn guest(
     runner: &Runner,
     component: &wasmtime::component::Component,
-    server: std::net::SocketAddr,
+    server: SocketAddr,
     args: Vec<String>,
 ) -> anyhow::Result<(BTreeMap<String, f64>, Duration)> {
     let mut options = RunOptions {
@@ -297,12 +299,22 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         .collect();
 
     // Size, and memory after many calls (guest only).
-    let size = std::fs::metadata(&echo_wasm)?.len() as f64;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(&std::fs::read(&echo_wasm)?)?;
-    let gzipped = gz.finish()?.len() as f64;
+    let (size, gzipped) = file_sizes(&echo_wasm)?;
     rows.push(guest_only_row("echo-client.wasm, bytes", size));
     rows.push(guest_only_row("echo-client.wasm gzipped, bytes", gzipped));
+    match shrunk_echo_client(&runner, &uri, server.addr())? {
+        Some((size, gzipped)) => {
+            rows.push(guest_only_row(
+                "echo-client.wasm, wasm-opt -Oz, bytes",
+                size,
+            ));
+            rows.push(guest_only_row(
+                "echo-client.wasm, wasm-opt -Oz, gzipped, bytes",
+                gzipped,
+            ));
+        }
+        None => println!("wasm-opt not found: no row for the shrunk echo-client"),
+    }
     let calls = if quick { 2_000 } else { 100_000 };
     let args = vec![
         uri.clone(),
@@ -323,6 +335,43 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     print_table(&rows);
     write_reports(&rows, quick)?;
     Ok(())
+}
+
+/// The size of the file at `path` in bytes, and gzipped (best compression).
+fn file_sizes(path: &Path) -> anyhow::Result<(f64, f64)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&bytes)?;
+    Ok((bytes.len() as f64, gz.finish()?.len() as f64))
+}
+
+/// Builds echo-client shrunk by `wasm-opt -Oz` ([`guest::build_shrunk`]), checks that it still
+/// makes its four calls against the server (echo-client exits 1 if one fails), and returns its size and gzipped size in bytes;
+/// `None` without `wasm-opt`. Errors: the build fails, or the shrunk guest fails its calls.
+fn shrunk_echo_client(
+    runner: &Runner,
+    uri: &str,
+    server: SocketAddr,
+) -> anyhow::Result<Option<(f64, f64)>> {
+    let Some(path) = guest::build_shrunk("echo-client")? else {
+        return Ok(None);
+    };
+    let mut options = RunOptions {
+        args: vec![uri.to_owned()],
+        ..RunOptions::default()
+    };
+    options.network.allow(&server.to_string())?;
+    let component = runner.load(&path)?;
+    let output = runner.run_blocking(&component, &options, Some(Duration::from_secs(60)))?;
+    if output.exit_code != 0 {
+        bail!(
+            "the shrunk echo-client failed (exit code {}):\n{}{}",
+            output.exit_code,
+            output.stdout,
+            output.stderr
+        );
+    }
+    file_sizes(&path).map(Some)
 }
 
 fn guest_args(uri: &str, transport: &str, workload: &Workload) -> Vec<String> {
@@ -351,16 +400,16 @@ fn print_table(rows: &[Row]) {
     let cell = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
     println!();
     println!(
-        "| {:<42} | {:>14} | {:>14} | {:>15} | {:>13} | {:>15} |",
+        "| {:<46} | {:>14} | {:>14} | {:>15} | {:>13} | {:>15} |",
         "figure", CLIENTS[0], CLIENTS[1], CLIENTS[2], "sockets/native", "wasi:http/native"
     );
     println!(
-        "|{:-<44}|{:-<16}|{:-<16}|{:-<17}|{:-<15}|{:-<17}|",
+        "|{:-<48}|{:-<16}|{:-<16}|{:-<17}|{:-<15}|{:-<17}|",
         "", "", "", "", "", ""
     );
     for row in rows {
         println!(
-            "| {:<42} | {:>14} | {:>14} | {:>15} | {:>14} | {:>16} |",
+            "| {:<46} | {:>14} | {:>14} | {:>15} | {:>14} | {:>16} |",
             row.label,
             cell(row.values[0]),
             cell(row.values[1]),

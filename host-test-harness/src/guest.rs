@@ -55,17 +55,37 @@ pub fn build_with_features(package: &str, features: &[&str]) -> anyhow::Result<P
     if let Some(path) = built.get(&name) {
         return Ok(path.clone());
     }
+    let output = cargo_build(package, features, &guest_target_dir(), None)?;
+    // Builds of the same package with other features overwrite `output`: keep a copy.
+    let path = guest_target_dir().join(format!("{name}.wasm"));
+    std::fs::copy(&output, &path)
+        .with_context(|| format!("copying {} to {}", output.display(), path.display()))?;
+    built.insert(name, path.clone());
+    Ok(path)
+}
+
+/// Runs `cargo build` of the binary guest `package` with the `guest` profile into
+/// `target_dir`, with `rustflags` for the wasm target if given; returns the path of the
+/// `.wasm` it wrote. Errors: as [`build_with_features`].
+fn cargo_build(
+    package: &str,
+    features: &[&str],
+    target_dir: &Path,
+    rustflags: Option<&str>,
+) -> anyhow::Result<PathBuf> {
     ensure_wasm_target()?;
-    let target_dir = guest_target_dir();
     let mut cargo = cargo();
     cargo
         .current_dir(workspace_root())
         .args(["build", "--quiet", "--locked", "--profile", "guest"])
         .args(["--target", "wasm32-wasip2", "--package", package])
         .arg("--target-dir")
-        .arg(&target_dir);
+        .arg(target_dir);
     if !features.is_empty() {
         cargo.args(["--features", &features.join(",")]);
+    }
+    if let Some(flags) = rustflags {
+        cargo.env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", flags);
     }
     let status = cargo
         .status()
@@ -73,15 +93,69 @@ pub fn build_with_features(package: &str, features: &[&str]) -> anyhow::Result<P
     if !status.success() {
         bail!("building guest {package} for wasm32-wasip2 failed ({status})");
     }
-    let output = target_dir
+    Ok(target_dir
         .join("wasm32-wasip2/guest")
-        .join(format!("{package}.wasm"));
-    // Builds of the same package with other features overwrite `output`: keep a copy.
-    let path = target_dir.join(format!("{name}.wasm"));
-    std::fs::copy(&output, &path)
-        .with_context(|| format!("copying {} to {}", output.display(), path.display()))?;
-    built.insert(name, path.clone());
-    Ok(path)
+        .join(format!("{package}.wasm")))
+}
+
+/// The WebAssembly features rustc uses for `wasm32-wasip2`, which `wasm-opt` must be told
+/// about: the module carries no target-features section for it to detect them from.
+const WASM_OPT_FEATURES: [&str; 6] = [
+    "--enable-bulk-memory",
+    "--enable-sign-ext",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-multivalue",
+    "--enable-reference-types",
+];
+
+/// Builds the binary guest `package` with its default features, shrunk by binaryen's
+/// `wasm-opt -Oz`, and returns the path of the component: `target/guests-shrunk/PACKAGE.wasm`.
+///
+/// `wasm-opt` reads core modules, not components, so the guest is linked without its component
+/// wrapper (`-C link-arg=--skip-wit-component`, into `target/guests-shrunk`), optimised, and
+/// wrapped again with `wit-component`, which is what rustc's `wasm-component-ld` linker does.
+/// Returns `Ok(None)` when `wasm-opt` is not on `PATH` (`apt-get install binaryen`).
+/// Errors: the build fails, `wasm-opt` fails, or the optimised module is not a valid component.
+pub fn build_shrunk(package: &str) -> anyhow::Result<Option<PathBuf>> {
+    if Command::new("wasm-opt").arg("--version").output().is_err() {
+        return Ok(None);
+    }
+    let target_dir = guest_target_dir().with_file_name("guests-shrunk");
+    let core = cargo_build(
+        package,
+        &[],
+        &target_dir,
+        Some("-C link-arg=--skip-wit-component"),
+    )?;
+    let optimised = target_dir.join(format!("{package}.core-opt.wasm"));
+    let output = Command::new("wasm-opt")
+        .arg("-Oz")
+        .args(WASM_OPT_FEATURES)
+        .arg(&core)
+        .arg("-o")
+        .arg(&optimised)
+        .output()
+        .context("running wasm-opt")?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first_lines: Vec<&str> = stderr.lines().take(20).collect();
+        bail!(
+            "wasm-opt -Oz {} failed ({}):\n{}",
+            core.display(),
+            output.status,
+            first_lines.join("\n")
+        );
+    }
+    let module =
+        std::fs::read(&optimised).with_context(|| format!("reading {}", optimised.display()))?;
+    let component = wit_component::ComponentEncoder::default()
+        .module(&module)
+        .and_then(|encoder| encoder.validate(true).encode())
+        .with_context(|| format!("making a component of {}", optimised.display()))?;
+    let path = target_dir.join(format!("{package}.wasm"));
+    std::fs::write(&path, component).with_context(|| format!("writing {}", path.display()))?;
+    Ok(Some(path))
 }
 
 /// A `cargo` command without the variables an outer cargo set for its own build.
