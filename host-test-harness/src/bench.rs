@@ -70,6 +70,12 @@ fn workloads(quick: bool) -> Vec<Workload> {
             figures: &[("mb_per_s", "client streaming 64 KiB, MB/s")],
         },
         Workload {
+            name: "client-streaming-calls",
+            count: n(2000),
+            size: 100,
+            figures: &[("p50_us", "client streaming, 3 × 100 B, p50 µs/call")],
+        },
+        Workload {
             name: "ping-pong",
             count: n(2000),
             size: 1024,
@@ -103,12 +109,21 @@ async fn native(uri: &str, workload: &Workload) -> anyhow::Result<BTreeMap<Strin
     let micros = |from: Instant| from.elapsed().as_secs_f64() * 1e6;
     let mut out = BTreeMap::new();
     match workload.name {
-        "unary" | "ping-pong" => {
+        "unary" | "client-streaming-calls" | "ping-pong" => {
             let mut samples = Vec::with_capacity(count);
             if workload.name == "unary" {
                 for _ in 0..count {
                     let start = Instant::now();
                     client.unary_echo(request(payload.clone())).await?;
+                    samples.push(micros(start));
+                }
+            } else if workload.name == "client-streaming-calls" {
+                for _ in 0..count {
+                    let start = Instant::now();
+                    let messages = [(); 3].map(|()| request(payload.clone()));
+                    client
+                        .client_streaming_echo(tokio_stream::iter(messages))
+                        .await?;
                     samples.push(micros(start));
                 }
             } else {

@@ -36,6 +36,23 @@ where
     wstd::runtime::spawn(future)
 }
 
+/// Polls `future` once, here; if it is not done, spawns it ([`spawn`]) and returns its task.
+///
+/// A request body that is ready at once is then queued in the same poll as the request head,
+/// and leaves in the same write (with Nagle's algorithm on, a second small write waits for
+/// the server's delayed ACK, about 40 ms); and the reactor is spared a task run. The spawned
+/// task polls the future again first, so its wakers move to the task.
+pub(crate) async fn spawn_unless_ready<F>(future: F) -> Option<wstd::runtime::Task<()>>
+where
+    F: Future<Output = ()> + 'static,
+{
+    let mut future = Box::pin(future);
+    match futures_lite::future::poll_once(future.as_mut()).await {
+        Some(()) => None,
+        None => Some(spawn(future)),
+    }
+}
+
 /// A point on the monotonic clock (`wasi:clocks/monotonic-clock`) after which a call fails
 /// with `DeadlineExceeded`.
 pub(crate) struct Deadline {

@@ -10,6 +10,7 @@
 //! | `concurrent` | COUNT unary calls of SIZE bytes, 64 in flight at once | `calls_per_s` |
 //! | `server-streaming` | one call streaming COUNT messages of SIZE bytes | `mb_per_s` |
 //! | `client-streaming` | one call sending COUNT messages of SIZE bytes | `mb_per_s` |
+//! | `client-streaming-calls` | COUNT sequential client-streaming calls of 3 messages of SIZE bytes | `p50_us`, `p99_us` |
 //! | `ping-pong` | COUNT bidi round trips of SIZE bytes on one call | `p50_us` |
 //! | `memory` | COUNT sequential unary calls | `memory_bytes_start`, `memory_bytes_end` (linear memory) |
 //! | `cold` | one unary call | (nothing: the host times the whole run) |
@@ -126,6 +127,18 @@ async fn run(
                 .await?;
             let bytes: usize = reply.into_inner().message.parse().unwrap_or(0);
             format!("mb_per_s={:.1}", bytes as f64 / micros(start))
+        }
+        "client-streaming-calls" => {
+            let mut samples = Vec::with_capacity(count);
+            for _ in 0..count {
+                let start = Instant::now();
+                let messages = [(); 3].map(|()| request(payload.clone()));
+                client
+                    .client_streaming_echo(futures::stream::iter(messages))
+                    .await?;
+                samples.push(micros(start));
+            }
+            latencies(samples)
         }
         "ping-pong" => {
             let (mut tx, rx) = mpsc::unbounded();

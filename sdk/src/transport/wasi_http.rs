@@ -28,7 +28,7 @@ use wstd::runtime::Task;
 
 use super::RequestBody;
 use super::wasi_io::{Readiness, poll_read, poll_write_all};
-use crate::runtime::spawn;
+use crate::runtime::spawn_unless_ready;
 use crate::status::Status;
 
 /// Sends one call through `wasi:http/outgoing-handler.handle` to `authority` (`host:port`;
@@ -80,13 +80,8 @@ pub(crate) async fn call(
     let send_error = Rc::new(RefCell::new(None));
     // A one-message body is usually accepted at once: it is written, flushed and finished
     // by this first poll. Only a body that must wait gets a task of its own (each task run
-    // costs the reactor a `poll` over every pending pollable). The task's first run polls the
-    // body again, so its wakers move to the task.
-    let mut sending = Box::pin(send_body(outgoing_body, body, send_error.clone()));
-    let sender = match poll_once(sending.as_mut()).await {
-        Some(()) => None,
-        None => Some(spawn(sending)),
-    };
+    // costs the reactor a `poll` over every pending pollable).
+    let sender = spawn_unless_ready(send_body(outgoing_body, body, send_error.clone())).await;
 
     let result = {
         let mut readiness = Readiness::default();
