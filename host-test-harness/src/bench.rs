@@ -46,6 +46,12 @@ fn workloads(quick: bool) -> Vec<Workload> {
             ],
         },
         Workload {
+            name: "unary",
+            count: n(2000),
+            size: 64 * 1024,
+            figures: &[("p50_us", "unary 64 KiB, p50 µs/call")],
+        },
+        Workload {
             name: "concurrent",
             count: n(20_000),
             size: 1024,

@@ -35,6 +35,7 @@ const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 ///
 /// Errors: `Unavailable` if the preface cannot be written.
 pub(crate) async fn handshake(io: TcpIo) -> Result<SendRequest<Bytes>, Status> {
+    let flush_put_off = io.flush_put_off();
     let (send_request, connection) = h2::client::Builder::new()
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
@@ -42,8 +43,22 @@ pub(crate) async fn handshake(io: TcpIo) -> Result<SendRequest<Bytes>, Status> {
         .await
         .map_err(status_from_h2)?;
     spawn(async move {
+        let mut connection = std::pin::pin!(connection);
         // A connection error reaches every open stream as that stream's error.
-        let _ = connection.await;
+        let _ = poll_fn(|cx| {
+            let mut poll = connection.as_mut().poll(cx);
+            if poll.is_pending() && flush_put_off.get() {
+                // h2 returned without the flush that writes what the socket put off (seen
+                // with many streams at once, a few times in thousands of calls): poll it
+                // again now, and once more later if need be.
+                poll = connection.as_mut().poll(cx);
+                if poll.is_pending() && flush_put_off.get() {
+                    cx.waker().wake_by_ref();
+                }
+            }
+            poll
+        })
+        .await;
     })
     .detach();
     Ok(send_request)
