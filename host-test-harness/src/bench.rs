@@ -87,6 +87,12 @@ fn workloads(quick: bool) -> Vec<Workload> {
             size: 1024,
             figures: &[("p50_us", "bidi ping-pong, p50 µs/round trip")],
         },
+        Workload {
+            name: "ping-pong",
+            count: n(2000),
+            size: 64 * 1024,
+            figures: &[("p99_us", "bidi ping-pong 64 KiB, p99 µs/round trip")],
+        },
     ]
 }
 

@@ -11,7 +11,7 @@
 //! | `server-streaming` | one call streaming COUNT messages of SIZE bytes | `mb_per_s` |
 //! | `client-streaming` | one call sending COUNT messages of SIZE bytes | `mb_per_s` |
 //! | `client-streaming-calls` | COUNT sequential client-streaming calls of 3 messages of SIZE bytes | `p50_us`, `p99_us` |
-//! | `ping-pong` | COUNT bidi round trips of SIZE bytes on one call | `p50_us` |
+//! | `ping-pong` | COUNT bidi round trips of SIZE bytes on one call | `p50_us`, `p99_us` |
 //! | `memory` | COUNT sequential unary calls | `memory_bytes_start`, `memory_bytes_end` (linear memory) |
 //! | `cold` | one unary call | (nothing: the host times the whole run) |
 //!

@@ -12,6 +12,8 @@
 compile_error!("grpc-wasi needs a transport: enable the `sockets` or the `wasi-http` feature");
 
 #[cfg(feature = "sockets")]
+mod coalesce;
+#[cfg(feature = "sockets")]
 mod h2;
 #[cfg(feature = "sockets")]
 mod tcp;

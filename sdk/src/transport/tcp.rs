@@ -4,17 +4,8 @@
 //! lookup); each address is tried in turn with `tcp.start-connect` / `finish-connect`. Waits
 //! are `wasi:io/poll` pollables registered with `wstd`'s reactor.
 //!
-//! Writes are coalesced: `poll_write` only buffers, and `poll_flush` hands everything h2 wrote
-//! since the last flush to the host in one burst of `output-stream.write`s. wasi:sockets 0.2
-//! cannot set `TCP_NODELAY` and hosts leave Nagle's algorithm on: a write that ends in a
-//! segment smaller than the MSS, followed by another before the server ACKs it, makes the second
-//! wait for the server's delayed ACK (about 40 ms). So a request written as two small writes
-//! (HEADERS, then DATA) waited 40 ms on every call. h2 also flushes after every DATA frame
-//! whose payload it does not copy (over 1 KiB), so a message of several frames went out as
-//! several writes and waited the same 40 ms (a 16 KiB or 64 KiB unary call took 44 ms). A
-//! flush that follows such a payload is therefore put off: h2 flushes again once it has
-//! written all it had queued, and that flush writes it all (the connection task makes sure of
-//! it; see `TcpIo::flush_put_off`).
+//! Writes are coalesced in a [`WriteBuffer`] (see `coalesce.rs`: why and when they are
+//! written).
 
 use std::cell::Cell;
 use std::io;
@@ -23,7 +14,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wasip2::io::streams::{InputStream, OutputStream};
 use wasip2::sockets::network::{
@@ -31,18 +22,9 @@ use wasip2::sockets::network::{
 };
 use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 
+use super::coalesce::WriteBuffer;
 use super::wasi_io::{Readiness, poll_read, poll_write_all};
 use crate::status::Status;
-
-/// Write to the host once this many bytes are buffered, even before h2 asks for a flush:
-/// 1 MiB, more than h2 sends in one go within the usual flow-control windows.
-const WRITE_BUFFER_LIMIT: usize = 1024 * 1024;
-
-/// A `poll_write` of at least this many bytes (1 KiB) is taken for a DATA frame's payload:
-/// over a stream without vectored writes, h2 copies payloads of up to 1,024 bytes into its own
-/// buffer and hands larger ones over as they are, then flushes. The flush after it is put off
-/// (see the module docs).
-const LARGE_WRITE: usize = 1024;
 
 /// Bytes handed to h2 before a read returns `Pending` once (waking itself at once): 256 KiB.
 /// h2's connection task reads frames for as long as reads succeed and writes what it queued
@@ -64,13 +46,7 @@ pub(crate) struct TcpIo {
     read_buf: Bytes,
     /// Bytes handed to h2 since a read last returned `Pending`.
     read_since_pending: usize,
-    write_buf: BytesMut,
-    /// A DATA frame's payload ([`LARGE_WRITE`] bytes or more) was buffered since the last
-    /// flush request; the next flush is put off.
-    large_write: bool,
-    /// A flush was put off and nothing has been written since; shared with the connection
-    /// task, which then polls h2 again (see [`TcpIo::flush_put_off`]).
-    flush_put_off: Rc<Cell<bool>>,
+    write_buf: WriteBuffer,
     input: InputStream,
     output: OutputStream,
     socket: TcpSocket,
@@ -181,9 +157,7 @@ async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
         write_ready: Readiness::default(),
         read_buf: Bytes::new(),
         read_since_pending: 0,
-        write_buf: BytesMut::new(),
-        large_write: false,
-        flush_put_off: Rc::default(),
+        write_buf: WriteBuffer::default(),
         input,
         output,
         socket,
@@ -191,17 +165,15 @@ async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
 }
 
 impl TcpIo {
-    /// True while a flush is put off and nothing has been written since. h2 usually flushes
-    /// again before its connection task returns `Pending`; when it does not, the task must poll
-    /// it again, or the buffered frames would wait for the next event on the connection.
+    /// True while a flush is put off (see [`WriteBuffer::flush_put_off`]).
     pub(crate) fn flush_put_off(&self) -> Rc<Cell<bool>> {
-        self.flush_put_off.clone()
+        self.write_buf.flush_put_off()
     }
 
     /// Hands the whole write buffer to the host.
     fn poll_write_buffer(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.flush_put_off.set(false);
-        poll_write_all(&self.output, &mut self.write_ready, &mut self.write_buf, cx)
+        let bytes = self.write_buf.take_for_writing();
+        poll_write_all(&self.output, &mut self.write_ready, bytes, cx)
     }
 }
 
@@ -243,19 +215,16 @@ impl AsyncWrite for TcpIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.write_buf.len() >= WRITE_BUFFER_LIMIT {
+        if this.write_buf.is_full() {
             ready!(this.poll_write_buffer(cx))?;
         }
-        this.write_buf.extend_from_slice(buf);
-        this.large_write |= buf.len() >= LARGE_WRITE;
+        this.write_buf.push(buf);
         Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if std::mem::take(&mut this.large_write) && this.write_buf.len() < WRITE_BUFFER_LIMIT {
-            // More frames of the same message usually follow, and h2 flushes again after them.
-            this.flush_put_off.set(true);
+        if !this.write_buf.flush_now(cx) {
             return Poll::Ready(Ok(()));
         }
         this.poll_write_buffer(cx)
