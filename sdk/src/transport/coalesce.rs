@@ -20,8 +20,10 @@
 //!   64 KiB bidirectional ping-pong).
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
-use std::task::Context;
+use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 
@@ -34,6 +36,21 @@ const LIMIT: usize = 1024 * 1024;
 /// and hands larger ones over as they are, then flushes.
 const LARGE_WRITE: usize = 1024;
 
+/// Whether the buffered frames wait for a later flush, shared by the [`WriteBuffer`] and the
+/// connection task, which polls h2 through [`poll_connection`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum PutOff {
+    /// Nothing waits.
+    #[default]
+    No,
+    /// A flush after a DATA payload was put off: h2's next flush writes.
+    UntilNextFlush,
+    /// A housekeeping-only flush was put off, and the task woken: it waits one turn.
+    OneTurn,
+    /// The housekeeping frames have waited their turn: the next flush writes.
+    Due,
+}
+
 /// The frames h2 wrote that are not on the wire yet, and when to write them.
 #[derive(Default)]
 pub(crate) struct WriteBuffer {
@@ -41,11 +58,7 @@ pub(crate) struct WriteBuffer {
     frames: FrameScanner,
     /// A DATA frame's payload was buffered since the last flush; the next flush is put off.
     large_write: bool,
-    /// A housekeeping-only flush already waited one turn.
-    housekeeping_waited: bool,
-    /// A flush was put off and nothing has been written since; shared with the connection
-    /// task (see [`WriteBuffer::flush_put_off`]).
-    flush_put_off: Rc<Cell<bool>>,
+    put_off: Rc<Cell<PutOff>>,
 }
 
 impl WriteBuffer {
@@ -68,11 +81,11 @@ impl WriteBuffer {
             return true;
         }
         if std::mem::take(&mut self.large_write) {
-            self.flush_put_off.set(true);
+            self.put_off.set(PutOff::UntilNextFlush);
             return false;
         }
-        if self.frames.housekeeping_only && !self.housekeeping_waited {
-            self.housekeeping_waited = true;
+        if self.frames.housekeeping_only && self.put_off.get() != PutOff::Due {
+            self.put_off.set(PutOff::OneTurn);
             cx.waker().wake_by_ref();
             return false;
         }
@@ -81,19 +94,39 @@ impl WriteBuffer {
 
     /// The buffered bytes, to be written now: what is taken from the front is gone.
     pub(crate) fn take_for_writing(&mut self) -> &mut BytesMut {
-        self.flush_put_off.set(false);
-        self.housekeeping_waited = false;
+        self.put_off.set(PutOff::No);
         self.large_write = false;
         self.frames.housekeeping_only = true;
         &mut self.bytes
     }
 
-    /// True while a flush is put off and nothing has been written since. h2 usually flushes
-    /// again before its connection task returns `Pending`; when it does not, the task must
-    /// poll it again, or the buffered frames would wait for the next event on the connection.
-    pub(crate) fn flush_put_off(&self) -> Rc<Cell<bool>> {
-        self.flush_put_off.clone()
+    /// The state of the put-off flushes, for [`poll_connection`].
+    pub(crate) fn put_off(&self) -> Rc<Cell<PutOff>> {
+        self.put_off.clone()
     }
+}
+
+/// Polls h2's connection future, whose socket's [`WriteBuffer`] shares `put_off`, and makes
+/// sure a put-off flush happens. h2 usually flushes again before it returns `Pending`; when it
+/// does not (seen with many streams at once, a few times in thousands of calls), it is polled
+/// again at once, and the task woken if that did not help either.
+pub(crate) fn poll_connection<F: Future>(
+    mut connection: Pin<&mut F>,
+    put_off: &Cell<PutOff>,
+    cx: &mut Context<'_>,
+) -> Poll<F::Output> {
+    if put_off.get() == PutOff::OneTurn {
+        put_off.set(PutOff::Due);
+    }
+    let awaits_flush = || matches!(put_off.get(), PutOff::UntilNextFlush | PutOff::Due);
+    let mut poll = connection.as_mut().poll(cx);
+    if poll.is_pending() && awaits_flush() {
+        poll = connection.as_mut().poll(cx);
+        if poll.is_pending() && awaits_flush() {
+            cx.waker().wake_by_ref();
+        }
+    }
+    poll
 }
 
 /// Frame types (RFC 9113 §6) that are connection housekeeping: SETTINGS, PING, WINDOW_UPDATE.
@@ -211,19 +244,25 @@ mod tests {
         buffer.push(&frame(0x0, 16384)[..9]);
         buffer.push(&[0; 16384]);
         assert!(!buffer.flush_now(&mut cx));
-        assert!(buffer.flush_put_off().get());
+        assert_eq!(buffer.put_off().get(), PutOff::UntilNextFlush);
         buffer.push(&frame(0x0, 5));
         assert!(buffer.flush_now(&mut cx));
         assert_eq!(buffer.take_for_writing().len(), 39 + 9 + 16384 + 14);
-        assert!(!buffer.flush_put_off().get());
+        assert_eq!(buffer.put_off().get(), PutOff::No);
     }
 
     #[test]
     fn a_housekeeping_flush_waits_one_turn() {
         let mut buffer = buffer_after_preface();
+        let put_off = buffer.put_off();
         let mut cx = Context::from_waker(Waker::noop());
         buffer.push(&frame(0x8, 4));
         assert!(!buffer.flush_now(&mut cx));
+        assert!(!buffer.flush_now(&mut cx), "still the same turn");
+        // The connection task's next poll starts the next turn.
+        let mut next_turn = std::pin::pin!(std::future::poll_fn(|_| Poll::<()>::Pending));
+        let _ = poll_connection(next_turn.as_mut(), &put_off, &mut cx);
+        assert_eq!(put_off.get(), PutOff::Due);
         assert!(buffer.flush_now(&mut cx));
         buffer.take_for_writing().clear();
         buffer.push(&frame(0x1, 30));

@@ -19,6 +19,7 @@ use http::HeaderMap;
 use wstd::runtime::Task;
 
 use super::RequestBody;
+use super::coalesce::poll_connection;
 use super::tcp::TcpIo;
 use crate::runtime::{spawn, spawn_unless_ready};
 use crate::status::{Code, Status};
@@ -35,7 +36,7 @@ const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 ///
 /// Errors: `Unavailable` if the preface cannot be written.
 pub(crate) async fn handshake(io: TcpIo) -> Result<SendRequest<Bytes>, Status> {
-    let flush_put_off = io.flush_put_off();
+    let put_off = io.put_off();
     let (send_request, connection) = h2::client::Builder::new()
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
@@ -45,20 +46,7 @@ pub(crate) async fn handshake(io: TcpIo) -> Result<SendRequest<Bytes>, Status> {
     spawn(async move {
         let mut connection = std::pin::pin!(connection);
         // A connection error reaches every open stream as that stream's error.
-        let _ = poll_fn(|cx| {
-            let mut poll = connection.as_mut().poll(cx);
-            if poll.is_pending() && flush_put_off.get() {
-                // h2 returned without the flush that writes what the socket put off (seen
-                // with many streams at once, a few times in thousands of calls): poll it
-                // again now, and once more later if need be.
-                poll = connection.as_mut().poll(cx);
-                if poll.is_pending() && flush_put_off.get() {
-                    cx.waker().wake_by_ref();
-                }
-            }
-            poll
-        })
-        .await;
+        let _ = poll_fn(|cx| poll_connection(connection.as_mut(), &put_off, cx)).await;
     })
     .detach();
     Ok(send_request)

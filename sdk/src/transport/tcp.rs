@@ -22,7 +22,7 @@ use wasip2::sockets::network::{
 };
 use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 
-use super::coalesce::WriteBuffer;
+use super::coalesce::{PutOff, WriteBuffer};
 use super::wasi_io::{Readiness, poll_read, poll_write_all};
 use crate::status::Status;
 
@@ -165,9 +165,10 @@ async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
 }
 
 impl TcpIo {
-    /// True while a flush is put off (see [`WriteBuffer::flush_put_off`]).
-    pub(crate) fn flush_put_off(&self) -> Rc<Cell<bool>> {
-        self.write_buf.flush_put_off()
+    /// Whether its buffered frames wait for a later flush: for the connection task, which
+    /// polls h2 with [`poll_connection`](super::coalesce::poll_connection).
+    pub(crate) fn put_off(&self) -> Rc<Cell<PutOff>> {
+        self.write_buf.put_off()
     }
 
     /// Hands the whole write buffer to the host.
