@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_lite::StreamExt;
 use futures_lite::future::poll_once;
 use http::uri::{Authority, PathAndQuery};
@@ -141,6 +141,12 @@ fn header_map(fields: Fields) -> HeaderMap {
     map
 }
 
+/// Ready messages are gathered into one host write of up to this many bytes: 256 KiB. Each
+/// write is a chunk the host hands to its HTTP client, and wasmtime holds two chunks at most:
+/// written one by one, a burst of messages made the guest wait for the host after every second
+/// message (three 100-byte messages took twice as long as a unary call).
+const GATHER_LIMIT: usize = 256 * 1024;
+
 /// Writes the request body, then finishes it. A body whose message stream failed is dropped
 /// unfinished, which aborts the request.
 async fn send_body(body: OutgoingBody, request: RequestBody, error: Rc<RefCell<Option<Status>>>) {
@@ -150,31 +156,49 @@ async fn send_body(body: OutgoingBody, request: RequestBody, error: Rc<RefCell<O
     let mut readiness = Readiness::default();
     let sent = match request {
         RequestBody::Once(bytes) => write_message(&stream, &mut readiness, bytes).await,
-        RequestBody::Stream(mut messages) => loop {
-            // Flush only when the producer has nothing more right now: one host write per
-            // burst of messages, and a prompt send for ping-pong exchanges.
-            let next = match poll_once(messages.next()).await {
-                Some(next) => next,
-                None => {
-                    if flush(&stream, &mut readiness).await.is_err() {
+        RequestBody::Stream(mut messages) => {
+            // The messages ready so far, not written yet.
+            let mut burst = BytesMut::new();
+            loop {
+                // Write and flush only when the producer has nothing more right now: one host
+                // write per burst of messages, and a prompt send for ping-pong exchanges.
+                let next = match poll_once(messages.next()).await {
+                    Some(next) => next,
+                    None => {
+                        let burst = burst.split().freeze();
+                        if write_message(&stream, &mut readiness, burst).await.is_err()
+                            || flush(&stream, &mut readiness).await.is_err()
+                        {
+                            break Err(());
+                        }
+                        messages.next().await
+                    }
+                };
+                match next {
+                    Some(Ok(bytes)) => {
+                        if burst.len() + bytes.len() > GATHER_LIMIT {
+                            let burst = burst.split().freeze();
+                            if write_message(&stream, &mut readiness, burst).await.is_err() {
+                                break Err(());
+                            }
+                        }
+                        if bytes.len() >= GATHER_LIMIT {
+                            // Large enough for a write of its own, without a copy.
+                            if write_message(&stream, &mut readiness, bytes).await.is_err() {
+                                break Err(());
+                            }
+                        } else {
+                            burst.extend_from_slice(&bytes);
+                        }
+                    }
+                    Some(Err(status)) => {
+                        *error.borrow_mut() = Some(status);
                         break Err(());
                     }
-                    messages.next().await
+                    None => break write_message(&stream, &mut readiness, burst.freeze()).await,
                 }
-            };
-            match next {
-                Some(Ok(bytes)) => {
-                    if write_message(&stream, &mut readiness, bytes).await.is_err() {
-                        break Err(());
-                    }
-                }
-                Some(Err(status)) => {
-                    *error.borrow_mut() = Some(status);
-                    break Err(());
-                }
-                None => break Ok(()),
             }
-        },
+        }
     };
     let flushed = match sent {
         Ok(()) => flush(&stream, &mut readiness).await,
