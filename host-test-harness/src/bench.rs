@@ -71,6 +71,12 @@ fn workloads(quick: bool) -> Vec<Workload> {
         },
         Workload {
             name: "client-streaming",
+            count: n(20_000),
+            size: 1024,
+            figures: &[("mb_per_s", "client streaming 1 KiB, MB/s")],
+        },
+        Workload {
+            name: "client-streaming",
             count: n(2_000),
             size: 64 * 1024,
             figures: &[("mb_per_s", "client streaming 64 KiB, MB/s")],

@@ -11,14 +11,13 @@ use std::rc::Rc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use futures_lite::StreamExt;
-use futures_lite::future::poll_once;
 use h2::client::SendRequest;
 use h2::{Reason, RecvStream, SendStream};
 use http::HeaderMap;
 use wstd::runtime::Task;
 
 use super::RequestBody;
+use super::bursts::Bursts;
 use super::coalesce::poll_connection;
 use super::tcp::TcpIo;
 use crate::runtime::{spawn, spawn_unless_ready};
@@ -110,37 +109,40 @@ pub(crate) async fn call(
 /// ready at once: at most 65,535, HTTP/2's initial stream window (RFC 9113 §6.9.2).
 const EAGER_SEND_LIMIT: usize = 65_535;
 
-/// Sends each message of `messages` as it is produced, then ends the stream.
+/// Messages are gathered into DATA of about 32 KiB (as tonic does).
+const BURST_SIZE: usize = 32 * 1024;
+
+/// Sends the messages of `messages` as they are produced, gathered into [`Bursts`], then ends
+/// the stream.
 ///
-/// Until a message has to be waited for, messages (up to [`EAGER_SEND_LIMIT`] bytes) are
-/// queued at once, without waiting for capacity, which a stream that is not open yet does not
-/// have. So a request whose messages are all ready leaves with its HEADERS, END_STREAM
-/// included, in one write. Split into a write for the HEADERS and one for the rest, it took
-/// about 44 ms: the guest's socket has Nagle's algorithm on (wasi:sockets 0.2 cannot set
-/// TCP_NODELAY), so the second small segment waited for the server's delayed ACK.
+/// Until a message has to be waited for, bursts (up to [`EAGER_SEND_LIMIT`] bytes) are queued
+/// at once, without waiting for capacity, which a stream that is not open yet does not have.
+/// So a request whose messages are all ready leaves with its HEADERS, END_STREAM included, in
+/// one write. Split into a write for the HEADERS and one for the rest, it took about 44 ms: the
+/// guest's socket has Nagle's algorithm on (wasi:sockets 0.2 cannot set TCP_NODELAY), so the
+/// second small segment waited for the server's delayed ACK.
 async fn send_stream(
     mut send: SendStream<Bytes>,
-    mut messages: super::MessageStream,
+    messages: super::MessageStream,
     error: Rc<RefCell<Option<Status>>>,
 ) {
+    let mut bursts = Bursts::new(messages, BURST_SIZE);
     let mut eager = 0;
-    loop {
-        let message = match poll_once(messages.next()).await {
-            Some(message) => message,
-            None => {
-                eager = EAGER_SEND_LIMIT;
-                messages.next().await
-            }
-        };
-        let Some(message) = message else { break };
-        let sent = match message {
-            Ok(bytes) if eager + bytes.len() <= EAGER_SEND_LIMIT => {
-                eager += bytes.len();
-                send.send_data(bytes, false)
-            }
-            Ok(bytes) => {
-                eager = EAGER_SEND_LIMIT;
-                send_with_capacity(&mut send, bytes).await
+    while let Some(burst) = bursts.next().await {
+        let sent = match burst {
+            Ok(burst) => {
+                let bytes = burst.bytes;
+                let sent = if eager + bytes.len() <= EAGER_SEND_LIMIT {
+                    eager += bytes.len();
+                    send.send_data(bytes, false)
+                } else {
+                    eager = EAGER_SEND_LIMIT;
+                    send_with_capacity(&mut send, bytes).await
+                };
+                if burst.idle {
+                    eager = EAGER_SEND_LIMIT;
+                }
+                sent
             }
             Err(status) => {
                 *error.borrow_mut() = Some(status);

@@ -11,6 +11,7 @@
 #[cfg(not(any(feature = "sockets", feature = "wasi-http")))]
 compile_error!("grpc-wasi needs a transport: enable the `sockets` or the `wasi-http` feature");
 
+mod bursts;
 #[cfg(feature = "sockets")]
 mod coalesce;
 #[cfg(feature = "sockets")]

@@ -13,9 +13,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use futures_lite::StreamExt;
-use futures_lite::future::poll_once;
+use bytes::Bytes;
 use http::uri::{Authority, PathAndQuery};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use wasip2::http::outgoing_handler;
@@ -27,6 +25,7 @@ use wasip2::io::streams::{InputStream, OutputStream};
 use wstd::runtime::Task;
 
 use super::RequestBody;
+use super::bursts::Bursts;
 use super::wasi_io::{Readiness, poll_read, poll_write_all};
 use crate::runtime::spawn_unless_ready;
 use crate::status::Status;
@@ -141,11 +140,9 @@ fn header_map(fields: Fields) -> HeaderMap {
     map
 }
 
-/// Ready messages are gathered into one host write of up to this many bytes: 256 KiB. Each
-/// write is a chunk the host hands to its HTTP client, and wasmtime holds two chunks at most:
-/// written one by one, a burst of messages made the guest wait for the host after every second
-/// message (three 100-byte messages took twice as long as a unary call).
-const GATHER_LIMIT: usize = 256 * 1024;
+/// Ready messages are gathered into host writes of about 256 KiB: each write is a chunk the
+/// host hands to its HTTP client, and wasmtime holds two chunks at most.
+const BURST_SIZE: usize = 256 * 1024;
 
 /// Writes the request body, then finishes it. A body whose message stream failed is dropped
 /// unfinished, which aborts the request.
@@ -156,46 +153,28 @@ async fn send_body(body: OutgoingBody, request: RequestBody, error: Rc<RefCell<O
     let mut readiness = Readiness::default();
     let sent = match request {
         RequestBody::Once(bytes) => write_message(&stream, &mut readiness, bytes).await,
-        RequestBody::Stream(mut messages) => {
-            // The messages ready so far, not written yet.
-            let mut burst = BytesMut::new();
+        RequestBody::Stream(messages) => {
+            let mut bursts = Bursts::new(messages, BURST_SIZE);
             loop {
-                // Write and flush only when the producer has nothing more right now: one host
-                // write per burst of messages, and a prompt send for ping-pong exchanges.
-                let next = match poll_once(messages.next()).await {
-                    Some(next) => next,
-                    None => {
-                        let burst = burst.split().freeze();
-                        if write_message(&stream, &mut readiness, burst).await.is_err()
-                            || flush(&stream, &mut readiness).await.is_err()
+                match bursts.next().await {
+                    Some(Ok(burst)) => {
+                        if write_message(&stream, &mut readiness, burst.bytes)
+                            .await
+                            .is_err()
                         {
                             break Err(());
                         }
-                        messages.next().await
-                    }
-                };
-                match next {
-                    Some(Ok(bytes)) => {
-                        if burst.len() + bytes.len() > GATHER_LIMIT {
-                            let burst = burst.split().freeze();
-                            if write_message(&stream, &mut readiness, burst).await.is_err() {
-                                break Err(());
-                            }
-                        }
-                        if bytes.len() >= GATHER_LIMIT {
-                            // Large enough for a write of its own, without a copy.
-                            if write_message(&stream, &mut readiness, bytes).await.is_err() {
-                                break Err(());
-                            }
-                        } else {
-                            burst.extend_from_slice(&bytes);
+                        // Flush only when the producer has nothing more right now: a prompt
+                        // send for ping-pong exchanges, no flush per message in a burst.
+                        if burst.idle && flush(&stream, &mut readiness).await.is_err() {
+                            break Err(());
                         }
                     }
                     Some(Err(status)) => {
                         *error.borrow_mut() = Some(status);
                         break Err(());
                     }
-                    None => break write_message(&stream, &mut readiness, burst.freeze()).await,
+                    None => break Ok(()),
                 }
             }
         }
