@@ -64,6 +64,10 @@ pub(crate) struct WriteBuffer {
 impl WriteBuffer {
     /// Buffers `bytes`, the next bytes h2 writes.
     pub(crate) fn push(&mut self, bytes: &[u8]) {
+        if self.bytes.is_empty() {
+            // Everything buffered so far is on its way: only frames from here on count.
+            self.frames.housekeeping_only = true;
+        }
         self.bytes.extend_from_slice(bytes);
         self.frames.scan(bytes);
         self.large_write |= bytes.len() >= LARGE_WRITE;
@@ -96,7 +100,6 @@ impl WriteBuffer {
     pub(crate) fn take_for_writing(&mut self) -> &mut BytesMut {
         self.put_off.set(PutOff::No);
         self.large_write = false;
-        self.frames.housekeeping_only = true;
         &mut self.bytes
     }
 
@@ -144,7 +147,7 @@ struct FrameScanner {
     /// The part of a frame header seen so far, when a write ends inside one.
     header: [u8; 9],
     header_len: usize,
-    /// Every frame begun since this was last set is housekeeping.
+    /// Every frame begun since the write buffer was last empty is housekeeping.
     housekeeping_only: bool,
 }
 
@@ -267,6 +270,17 @@ mod tests {
         buffer.take_for_writing().clear();
         buffer.push(&frame(0x1, 30));
         assert!(buffer.flush_now(&mut cx));
+    }
+
+    #[test]
+    fn frames_left_unwritten_still_count() {
+        let mut buffer = buffer_after_preface();
+        let mut cx = Context::from_waker(Waker::noop());
+        buffer.push(&frame(0x1, 30));
+        // The host takes only part of the buffer.
+        let _ = buffer.take_for_writing().split_to(10);
+        buffer.push(&frame(0x8, 4));
+        assert!(buffer.flush_now(&mut cx), "HEADERS bytes are still waiting");
     }
 
     #[test]
