@@ -207,7 +207,9 @@ async fn native(uri: &str, workload: &Workload) -> anyhow::Result<BTreeMap<Strin
     Ok(out)
 }
 
-/// Runs `bench-guest` with `args`; returns its figures and the run's wall time.
+/// Runs a guest (`bench-guest`, or the shrunk echo-client) with `args`, allowed to reach
+/// `server` over sockets and wasi:http; returns the figures it printed and the run's wall
+/// time. Errors: the run fails or the guest exits with a code other than 0.
 fn guest(
     runner: &Runner,
     component: &wasmtime::component::Component,
@@ -224,7 +226,13 @@ fn guest(
     let output = runner.run_blocking(component, &options, Some(Duration::from_secs(600)))?;
     let elapsed = start.elapsed();
     if output.exit_code != 0 {
-        bail!("bench-guest {:?} failed: {}", options.args, output.stderr);
+        bail!(
+            "guest {:?} failed (exit code {}):\n{}{}",
+            options.args,
+            output.exit_code,
+            output.stdout,
+            output.stderr
+        );
     }
     Ok((parse_figures(&output.stdout), elapsed))
 }
@@ -378,9 +386,10 @@ fn file_sizes(path: &Path) -> anyhow::Result<(f64, f64)> {
     Ok((bytes.len() as f64, gz.finish()?.len() as f64))
 }
 
-/// Builds echo-client shrunk by `wasm-opt -Oz` ([`guest::build_shrunk`]), checks that it still
-/// makes its four calls against the server (echo-client exits 1 if one fails), and returns its size and gzipped size in bytes;
-/// `None` without `wasm-opt`. Errors: the build fails, or the shrunk guest fails its calls.
+/// Builds echo-client shrunk by `wasm-opt -Oz` ([`guest::build_shrunk`]), checks that it
+/// still makes its four calls against the server (echo-client exits 1 if one fails), and
+/// returns its size and gzipped size in bytes; `None` without `wasm-opt`. Errors: the build
+/// fails, or the shrunk guest fails a call.
 fn shrunk_echo_client(
     runner: &Runner,
     uri: &str,
@@ -389,21 +398,7 @@ fn shrunk_echo_client(
     let Some(path) = guest::build_shrunk("echo-client")? else {
         return Ok(None);
     };
-    let mut options = RunOptions {
-        args: vec![uri.to_owned()],
-        ..RunOptions::default()
-    };
-    options.network.allow(&server.to_string())?;
-    let component = runner.load(&path)?;
-    let output = runner.run_blocking(&component, &options, Some(Duration::from_secs(60)))?;
-    if output.exit_code != 0 {
-        bail!(
-            "the shrunk echo-client failed (exit code {}):\n{}{}",
-            output.exit_code,
-            output.stdout,
-            output.stderr
-        );
-    }
+    guest(runner, &runner.load(&path)?, server, vec![uri.to_owned()])?;
     file_sizes(&path).map(Some)
 }
 

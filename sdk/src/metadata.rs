@@ -82,7 +82,9 @@ impl MetadataMap {
         &self.headers
     }
 
-    /// The entries as HTTP headers, consuming the map (no copy).
+    /// The entries as HTTP headers (binary values base64-encoded), consuming the map: no
+    /// copy, as a request's headers are built from its metadata (PROTOCOL-HTTP2,
+    /// "Custom-Metadata"). Never fails.
     pub fn into_headers(self) -> HeaderMap {
         self.headers
     }

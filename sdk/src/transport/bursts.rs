@@ -16,7 +16,8 @@ use crate::status::Status;
 /// Messages that were ready at once, joined (each still a Length-Prefixed-Message).
 pub(crate) struct Burst {
     pub(crate) bytes: Bytes,
-    /// The application had nothing more ready after this burst: the moment to flush.
+    /// The application had nothing more ready after this burst, and its stream had not
+    /// ended: the moment to flush (at the end, the transport flushes as it ends the body).
     pub(crate) idle: bool,
 }
 
@@ -70,7 +71,7 @@ impl Bursts {
                 None => {
                     self.ended = true;
                     if !self.gathered.is_empty() {
-                        return Some(Ok(self.take(true)));
+                        return Some(Ok(self.take(false)));
                     }
                 }
             }
@@ -144,7 +145,8 @@ mod tests {
             vec![msg(false, b"ab"), msg(false, b"cd"), msg(true, b"ef")],
             100,
         );
-        assert_eq!(out, vec![(b"abcd".to_vec(), true), (b"ef".to_vec(), true)]);
+        // The last burst is not idle: the stream ended after it.
+        assert_eq!(out, vec![(b"abcd".to_vec(), true), (b"ef".to_vec(), false)]);
     }
 
     #[test]
