@@ -66,7 +66,9 @@ pub fn run_guest(
         .unwrap_or_else(|e| panic!("guest {package} {args:?}: {e:#}"))
 }
 
-/// Starts the harness's fault server on a free local port.
+/// Starts the harness's fault server (a broken HTTP/2 server, see
+/// `grpc_wasi_harness::fault_server`) on a free port of 127.0.0.1; it stops when dropped.
+/// Panics if it cannot start: this is a test helper.
 pub fn fault_server() -> TestServer {
     let addr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
     fault_server::start(addr).unwrap_or_else(|e| panic!("{e:#}"))
