@@ -26,6 +26,7 @@ pub mod demo;
 pub mod echo_server;
 pub mod fault_server;
 pub mod guest;
+mod h2c;
 pub mod interop_server;
 pub mod outgoing_http;
 pub mod runner;

@@ -1,7 +1,8 @@
 //! The harness's `wasi:http` outgoing side: a `WasiHttpHooks` whose `send_request` speaks
-//! HTTP/2 (prior knowledge for `http://`, TLS with ALPN `h2` for `https://`), reusing
-//! connections across requests, sending no `host` header beside `:authority`, and refusing
-//! every authority not allowed. (wasmtime's own `send_request` speaks HTTP/1.1 only.)
+//! HTTP/2 (prior knowledge for `http://`, in `h2c.rs`; TLS with ALPN `h2` for
+//! `https://`, through hyper), reusing connections across requests, sending no `host` header
+//! beside `:authority`, and refusing every authority not allowed. (wasmtime's own
+//! `send_request` speaks HTTP/1.1 only.)
 //!
 //! With [`HttpVersion::Http1`] it speaks HTTP/1.1 instead, as stock `wasmtime run -S http`
 //! does, so the HTTP/1.1-only path (gRPC-Web) can be tested too.
@@ -16,6 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
+use crate::h2c::H2c;
 use crate::runner::NetworkPolicy;
 
 /// Which HTTP version the host's `wasi:http` speaks to servers.
@@ -33,7 +35,11 @@ type HttpClient = Client<HttpsConnector<HttpConnector>, WasiBody>;
 /// The HTTP clients of a runner, shared by its runs so connections are reused.
 #[derive(Clone)]
 pub(crate) struct HttpClients {
+    /// HTTP/2 for `http://`.
+    h2c: H2c,
+    /// HTTP/2 for `https://`.
     http2: HttpClient,
+    /// HTTP/1.1 for both.
     http1: HttpClient,
 }
 
@@ -54,6 +60,7 @@ impl HttpClients {
             }
         };
         HttpClients {
+            h2c: H2c::default(),
             http2: Client::builder(TokioExecutor::new())
                 .http2_only(true)
                 .build(connector(true)),
@@ -66,6 +73,8 @@ impl HttpClients {
 pub(crate) struct Hooks {
     policy: Arc<NetworkPolicy>,
     client: HttpClient,
+    /// For `http://` over HTTP/2; `None` when the run speaks HTTP/1.1.
+    h2c: Option<H2c>,
 }
 
 impl Hooks {
@@ -74,11 +83,15 @@ impl Hooks {
         policy: Arc<NetworkPolicy>,
         version: HttpVersion,
     ) -> Self {
-        let client = match version {
-            HttpVersion::Http2 => clients.http2.clone(),
-            HttpVersion::Http1 => clients.http1.clone(),
+        let (client, h2c) = match version {
+            HttpVersion::Http2 => (clients.http2.clone(), Some(clients.h2c.clone())),
+            HttpVersion::Http1 => (clients.http1.clone(), None),
         };
-        Hooks { policy, client }
+        Hooks {
+            policy,
+            client,
+            h2c,
+        }
     }
 }
 
@@ -108,11 +121,21 @@ impl WasiHttpHooks for Hooks {
     ) -> SendFuture {
         let allowed = self.policy.permits_http(request.uri());
         let client = self.client.clone();
+        let h2c = (request.uri().scheme() == Some(&http::uri::Scheme::HTTP))
+            .then(|| self.h2c.clone())
+            .flatten();
         Box::new(async move {
             if !allowed {
                 return Err(Error::HttpRequestDenied);
             }
             let timeout = options.and_then(|o| o.first_byte_timeout);
+            let done: Box<dyn Future<Output = Result<(), Error>> + Send> =
+                Box::new(async { Ok(()) });
+            if let Some(h2c) = h2c {
+                let connect_timeout = options.and_then(|o| o.connect_timeout);
+                let response = h2c.send(request, connect_timeout, timeout).await?;
+                return Ok((response, done));
+            }
             let response = client.request(request);
             let response = match timeout {
                 Some(t) => tokio::time::timeout(t, response)
@@ -122,8 +145,6 @@ impl WasiHttpHooks for Hooks {
             }
             .map_err(client_error)?;
             let response = response.map(|body| body.map_err(Error::from).boxed_unsync());
-            let done: Box<dyn Future<Output = Result<(), Error>> + Send> =
-                Box::new(async { Ok(()) });
             Ok((response, done))
         })
     }

@@ -190,6 +190,24 @@ mod wasi_http {
     common_cases!(Mode::WasiHttp);
 
     #[test]
+    fn a_restarted_server_is_reached_on_a_new_connection() {
+        // The host keeps its HTTP/2 connection to a server from run to run; once the server
+        // has gone, the next request opens a new one.
+        let first = server();
+        let addr = first.addr();
+        assert_eq!(
+            run(Mode::WasiHttp, &first, &["unary"]),
+            r#"ok: reply "hello""#
+        );
+        drop(first);
+        let second = echo_server::start(addr).unwrap();
+        assert_eq!(
+            run(Mode::WasiHttp, &second, &["unary"]),
+            r#"ok: reply "hello""#
+        );
+    }
+
+    #[test]
     fn bidirectional_ping_pong_is_full_duplex() {
         super::bidirectional_ping_pong_is_full_duplex(Mode::WasiHttp);
     }

@@ -1,0 +1,244 @@
+//! The harness's client for `http://` requests over HTTP/2 (h2c, prior knowledge), straight on
+//! the `h2` crate: one connection per authority, shared by all runs, opened on first use and
+//! again after it fails.
+//!
+//! Why not hyper's client, as for `https://`: a guest writes a unary request's body and
+//! finishes it before it waits for the response, so by the time the host sends the request the
+//! whole body is there. This client queues the HEADERS and all the DATA at once, so they leave
+//! in one write, with no task to pipe the body and no connection pool in between. Only a body
+//! that is not complete yet gets a task that pipes the rest, with flow control.
+
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::FutureExt as _;
+use h2::RecvStream;
+use h2::client::SendRequest;
+use http_body::{Body, Frame};
+use http_body_util::BodyExt as _;
+use wasmtime_wasi_http::{Error, WasiBody};
+
+/// HTTP/2 flow-control windows, in bytes: hyper's client defaults, as before this client.
+const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
+const CONNECTION_WINDOW: u32 = 5 * 1024 * 1024;
+
+/// The h2c connections of a runner, by authority (`host:port`): each behind its own lock, held
+/// while it is opened, so calls made at once share one connection and a slow connect to one
+/// server does not hold up calls to another.
+#[derive(Clone, Default)]
+pub(crate) struct H2c {
+    connections: Arc<Mutex<HashMap<String, Slot>>>,
+}
+
+/// One authority's connection, if opened.
+type Slot = Arc<tokio::sync::Mutex<Option<SendRequest<Bytes>>>>;
+
+impl H2c {
+    /// Sends `request` (an absolute `http://` URI) and waits for the response head, at most
+    /// `first_byte_timeout` if given. Errors: the connection cannot be opened (within
+    /// `connect_timeout`), fails, or the server resets the stream.
+    pub(crate) async fn send(
+        &self,
+        request: http::Request<WasiBody>,
+        connect_timeout: Option<Duration>,
+        first_byte_timeout: Option<Duration>,
+    ) -> Result<http::Response<WasiBody>, Error> {
+        let authority = request
+            .uri()
+            .authority()
+            .ok_or(Error::HttpRequestUriInvalid)?
+            .to_string();
+        let sender = self.connection(&authority, connect_timeout).await?;
+        let (head, body) = request.into_parts();
+        let response = send(sender, http::Request::from_parts(head, ()), body).await?;
+        let response = match first_byte_timeout {
+            Some(t) => tokio::time::timeout(t, response)
+                .await
+                .map_err(|_| Error::HttpResponseTimeout)?,
+            None => response.await,
+        }
+        .map_err(h2_error)?;
+        Ok(response.map(|body| ResponseBody(body).boxed_unsync()))
+    }
+
+    /// A ready handle on the connection to `authority`, opening one if there is none or the
+    /// last one failed.
+    async fn connection(
+        &self,
+        authority: &str,
+        connect_timeout: Option<Duration>,
+    ) -> Result<SendRequest<Bytes>, Error> {
+        let slot = {
+            let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+            connections.entry(authority.to_owned()).or_default().clone()
+        };
+        let cached = slot.lock().await.clone();
+        if let Some(sender) = cached
+            && let Ok(ready) = sender.ready().await
+        {
+            return Ok(ready);
+        }
+        let mut slot = slot.lock().await;
+        // Another call may have opened it while this one waited for the lock.
+        if let Some(sender) = slot.clone()
+            && let Ok(ready) = sender.ready().await
+        {
+            return Ok(ready);
+        }
+        let connect = tokio::net::TcpStream::connect(authority);
+        let tcp = match connect_timeout {
+            Some(t) => tokio::time::timeout(t, connect)
+                .await
+                .map_err(|_| Error::ConnectionTimeout)?,
+            None => connect.await,
+        }
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => Error::ConnectionRefused,
+            std::io::ErrorKind::TimedOut => Error::ConnectionTimeout,
+            _ => Error::DestinationUnavailable,
+        })?;
+        // Nagle's algorithm would hold a request's DATA until the HEADERS are ACKed.
+        tcp.set_nodelay(true)
+            .map_err(|_| Error::ConnectionTerminated)?;
+        let (sender, connection) = h2::client::Builder::new()
+            .initial_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .enable_push(false)
+            .handshake(tcp)
+            .await
+            .map_err(h2_error)?;
+        tokio::spawn(async move {
+            // The connection ends when the server closes it or every handle is dropped; its
+            // streams see the error.
+            let _ = connection.await;
+        });
+        *slot = Some(sender.clone());
+        sender.ready().await.map_err(h2_error)
+    }
+}
+
+/// Queues `head` and every body frame already written, then leaves the rest of the body (if
+/// any) to a task. Returns the response future.
+async fn send(
+    mut sender: SendRequest<Bytes>,
+    head: http::Request<()>,
+    mut body: WasiBody,
+) -> Result<h2::client::ResponseFuture, Error> {
+    let end = body.is_end_stream();
+    let (response, mut stream) = sender.send_request(head, end).map_err(h2_error)?;
+    if end {
+        return Ok(response);
+    }
+    // Each DATA frame is held back one step, so the last carries END_STREAM.
+    let mut held: Option<Bytes> = None;
+    loop {
+        match body.frame().now_or_never() {
+            Some(Some(Ok(frame))) => match frame.into_data() {
+                Ok(data) => {
+                    if let Some(previous) = held.replace(data) {
+                        stream.send_data(previous, false).map_err(h2_error)?;
+                    }
+                }
+                Err(frame) => {
+                    if let Some(previous) = held.take() {
+                        stream.send_data(previous, false).map_err(h2_error)?;
+                    }
+                    if let Ok(trailers) = frame.into_trailers() {
+                        stream.send_trailers(trailers).map_err(h2_error)?;
+                    }
+                    return Ok(response);
+                }
+            },
+            Some(Some(Err(_))) => {
+                stream.send_reset(h2::Reason::CANCEL);
+                return Ok(response);
+            }
+            Some(None) => {
+                let last = held.take().unwrap_or_default();
+                stream.send_data(last, true).map_err(h2_error)?;
+                return Ok(response);
+            }
+            None => {
+                if let Some(previous) = held.take() {
+                    stream.send_data(previous, false).map_err(h2_error)?;
+                }
+                tokio::spawn(pipe(body, stream));
+                return Ok(response);
+            }
+        }
+    }
+}
+
+/// Sends the rest of a request body as the guest writes it, one frame at a time once the
+/// stream has send capacity (as hyper does); resets the stream if the body fails.
+async fn pipe(mut body: WasiBody, mut stream: h2::SendStream<Bytes>) {
+    loop {
+        stream.reserve_capacity(1);
+        match poll_fn(|cx| stream.poll_capacity(cx)).await {
+            Some(Ok(_)) => {}
+            // The stream is closed or reset: the response says why.
+            Some(Err(_)) | None => return,
+        }
+        let sent = match body.frame().await {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => stream.send_data(data, false).map(|()| true),
+                Err(frame) => match frame.into_trailers() {
+                    Ok(trailers) => stream.send_trailers(trailers).map(|()| false),
+                    Err(_) => Ok(true),
+                },
+            },
+            Some(Err(_)) => {
+                stream.send_reset(h2::Reason::CANCEL);
+                return;
+            }
+            None => stream.send_data(Bytes::new(), true).map(|()| false),
+        };
+        if !matches!(sent, Ok(true)) {
+            return;
+        }
+    }
+}
+
+/// A response body: DATA (returning its flow-control capacity as it is read), then trailers.
+struct ResponseBody(RecvStream);
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let stream = &mut self.get_mut().0;
+        if let Some(data) = std::task::ready!(stream.poll_data(cx)) {
+            let data = data.map_err(h2_error)?;
+            let _ = stream.flow_control().release_capacity(data.len());
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        match std::task::ready!(stream.poll_trailers(cx)) {
+            Ok(Some(trailers)) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
+            Ok(None) => Poll::Ready(None),
+            Err(e) => Poll::Ready(Some(Err(h2_error(e)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+}
+
+/// The `wasi:http` error code for an HTTP/2 error: the connection's I/O failed, or the peer
+/// broke the protocol, reset the stream or went away.
+fn h2_error(e: h2::Error) -> Error {
+    if e.is_io() {
+        Error::ConnectionTerminated
+    } else {
+        Error::HttpProtocolError
+    }
+}
