@@ -23,6 +23,8 @@ use http_body::{Body, Frame};
 use http_body_util::BodyExt as _;
 use wasmtime_wasi_http::{Error, WasiBody};
 
+use crate::outgoing_http::within;
+
 /// HTTP/2 flow-control windows, in bytes: hyper's client defaults, as before this client.
 const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
 const CONNECTION_WINDOW: u32 = 5 * 1024 * 1024;
@@ -54,15 +56,10 @@ impl H2c {
             .ok_or(Error::HttpRequestUriInvalid)?
             .to_string();
         let sender = self.connection(&authority, connect_timeout).await?;
-        let (head, body) = request.into_parts();
-        let response = send(sender, http::Request::from_parts(head, ()), body).await?;
-        let response = match first_byte_timeout {
-            Some(t) => tokio::time::timeout(t, response)
-                .await
-                .map_err(|_| Error::HttpResponseTimeout)?,
-            None => response.await,
-        }
-        .map_err(h2_error)?;
+        let response = start(sender, request)?;
+        let response = within(first_byte_timeout, Error::HttpResponseTimeout, response)
+            .await?
+            .map_err(h2_error)?;
         Ok(response.map(|body| ResponseBody(body).boxed_unsync()))
     }
 
@@ -91,17 +88,13 @@ impl H2c {
             return Ok(ready);
         }
         let connect = tokio::net::TcpStream::connect(authority);
-        let tcp = match connect_timeout {
-            Some(t) => tokio::time::timeout(t, connect)
-                .await
-                .map_err(|_| Error::ConnectionTimeout)?,
-            None => connect.await,
-        }
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::ConnectionRefused => Error::ConnectionRefused,
-            std::io::ErrorKind::TimedOut => Error::ConnectionTimeout,
-            _ => Error::DestinationUnavailable,
-        })?;
+        let tcp = within(connect_timeout, Error::ConnectionTimeout, connect)
+            .await?
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => Error::ConnectionRefused,
+                std::io::ErrorKind::TimedOut => Error::ConnectionTimeout,
+                _ => Error::DestinationUnavailable,
+            })?;
         // Nagle's algorithm would hold a request's DATA until the HEADERS are ACKed.
         tcp.set_nodelay(true)
             .map_err(|_| Error::ConnectionTerminated)?;
@@ -122,13 +115,14 @@ impl H2c {
     }
 }
 
-/// Queues `head` and every body frame already written, then leaves the rest of the body (if
-/// any) to a task. Returns the response future.
-async fn send(
+/// Queues the request's HEADERS and every body frame already written, then leaves the rest of
+/// the body (if any) to a task. Returns the response future.
+fn start(
     mut sender: SendRequest<Bytes>,
-    head: http::Request<()>,
-    mut body: WasiBody,
+    request: http::Request<WasiBody>,
 ) -> Result<h2::client::ResponseFuture, Error> {
+    let (head, mut body) = request.into_parts();
+    let head = http::Request::from_parts(head, ());
     let end = body.is_end_stream();
     let (response, mut stream) = sender.send_request(head, end).map_err(h2_error)?;
     if end {

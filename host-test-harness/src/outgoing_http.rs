@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http_body_util::BodyExt;
 use hyper_rustls::HttpsConnector;
@@ -136,17 +137,26 @@ impl WasiHttpHooks for Hooks {
                 let response = h2c.send(request, connect_timeout, timeout).await?;
                 return Ok((response, done));
             }
-            let response = client.request(request);
-            let response = match timeout {
-                Some(t) => tokio::time::timeout(t, response)
-                    .await
-                    .map_err(|_| Error::HttpResponseTimeout)?,
-                None => response.await,
-            }
-            .map_err(client_error)?;
+            let response = within(timeout, Error::HttpResponseTimeout, client.request(request))
+                .await?
+                .map_err(client_error)?;
             let response = response.map(|body| body.map_err(Error::from).boxed_unsync());
             Ok((response, done))
         })
+    }
+}
+
+/// Awaits `future` for at most `limit` (if given). Errors: `expired` when the limit runs out.
+pub(crate) async fn within<T>(
+    limit: Option<Duration>,
+    expired: Error,
+    future: impl Future<Output = T>,
+) -> Result<T, Error> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, future)
+            .await
+            .map_err(|_| expired),
+        None => Ok(future.await),
     }
 }
 
