@@ -11,6 +11,7 @@
 //! | `server-streaming` | one call streaming COUNT messages of SIZE bytes | `mb_per_s` |
 //! | `client-streaming` | one call sending COUNT messages of SIZE bytes | `mb_per_s` |
 //! | `client-streaming-calls` | COUNT sequential client-streaming calls of 3 messages of SIZE bytes | `p50_us`, `p99_us` |
+//! | `client-streaming-paced` | the same, with the messages produced 1 ms apart | `p50_us`, `p99_us` |
 //! | `ping-pong` | COUNT bidi round trips of SIZE bytes on one call | `p50_us`, `p99_us` |
 //! | `memory` | COUNT sequential unary calls | `memory_bytes_start`, `memory_bytes_end` (linear memory) |
 //! | `cold` | one unary call | (nothing: the host times the whole run) |
@@ -18,6 +19,7 @@
 //! Exits 1 with the status on stderr if a call fails.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
@@ -136,6 +138,25 @@ async fn run(
                 client
                     .client_streaming_echo(futures::stream::iter(messages))
                     .await?;
+                samples.push(micros(start));
+            }
+            latencies(samples)
+        }
+        "client-streaming-paced" => {
+            let mut samples = Vec::with_capacity(count);
+            for _ in 0..count {
+                let start = Instant::now();
+                let message = request(payload.clone());
+                let messages = futures::stream::iter(0..3).then(move |i| {
+                    let message = message.clone();
+                    async move {
+                        if i > 0 {
+                            wstd::task::sleep(Duration::from_millis(1).into()).await;
+                        }
+                        message
+                    }
+                });
+                client.client_streaming_echo(messages).await?;
                 samples.push(micros(start));
             }
             latencies(samples)
