@@ -28,8 +28,6 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-#[cfg(feature = "sockets")]
-use ::h2::client::SendRequest;
 use bytes::Bytes;
 use futures_core::Stream;
 use http::uri::{Authority, PathAndQuery, Scheme};
@@ -269,7 +267,7 @@ struct Inner {
 enum Connection {
     #[cfg(feature = "sockets")]
     /// h2c: always `http://`.
-    H2(SendRequest<Bytes>),
+    H2(h2::H2Connection),
     #[cfg(feature = "wasi-http")]
     WasiHttp {
         /// `https://`: the host makes the TLS connection.
@@ -336,7 +334,7 @@ impl Channel {
         headers.insert("user-agent", HeaderValue::from_static(USER_AGENT));
         match &self.inner.connection {
             #[cfg(feature = "sockets")]
-            Connection::H2(send_request) => {
+            Connection::H2(connection) => {
                 // The caller's deadline bounds the call; HTTP/2 has no per-request timeout.
                 let _ = timeout;
                 headers.insert("content-type", HeaderValue::from_static("application/grpc"));
@@ -351,7 +349,7 @@ impl Channel {
                 *request.method_mut() = http::Method::POST;
                 *request.uri_mut() = uri;
                 *request.headers_mut() = headers;
-                let (parts, body) = h2::call(send_request.clone(), request, body).await?;
+                let (parts, body) = h2::call(connection, request, body).await?;
                 Ok((parts, ResponseBody::H2(body)))
             }
             #[cfg(feature = "wasi-http")]
