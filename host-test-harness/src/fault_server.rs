@@ -17,10 +17,13 @@
 //! | `bad-percent` | `grpc-status: 3` with `grpc-message: 50%ZZ off` (an invalid escape) |
 //! | `huge-length` | a Length-Prefixed-Message header claiming 4 GiB − 1 bytes |
 //! | `gzip` | `grpc-encoding: gzip` and a gzip-compressed message "ok", whatever the client accepts |
+//! | `pings` | once the request has ended, one message `pings=N`: the PINGs (not ACKs) the client has sent on this connection so far |
 //!
 //! Anything else answers `grpc-status: 12` (Unimplemented).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_lite::StreamExt;
@@ -30,6 +33,7 @@ use http::{HeaderMap, HeaderValue, Response};
 use prost::Message;
 use tokio::sync::mpsc;
 
+use crate::ping_counter::PingCounter;
 use crate::proto::EchoResponse;
 use crate::test_server::TestServer;
 
@@ -61,6 +65,8 @@ pub fn start(addr: SocketAddr) -> anyhow::Result<TestServer> {
 }
 
 async fn serve_connection(socket: tokio::net::TcpStream) {
+    let pings = Arc::new(AtomicUsize::new(0));
+    let socket = PingCounter::new(socket, pings.clone());
     let Ok(mut connection) = h2::server::handshake(socket).await else {
         return;
     };
@@ -70,9 +76,10 @@ async fn serve_connection(socket: tokio::net::TcpStream) {
             accepted = connection.accept() => match accepted {
                 Some(Ok((request, respond))) => {
                     let actions = actions.clone();
+                    let pings = pings.clone();
                     tokio::spawn(async move {
                         let fault = request.uri().path().rsplit('/').next().unwrap_or("").to_owned();
-                        answer(&fault, request.into_body(), respond, actions).await;
+                        answer(&fault, request.into_body(), respond, actions, &pings).await;
                     });
                 }
                 _ => return,
@@ -147,6 +154,7 @@ async fn answer(
     mut body: RecvStream,
     mut respond: SendResponse<Bytes>,
     actions: mpsc::UnboundedSender<ConnectionAction>,
+    pings: &AtomicUsize,
 ) {
     // Read the whole request first, as a unary server does.
     while let Some(Ok(chunk)) = body.data().await {
@@ -158,6 +166,12 @@ async fn answer(
             "ok" => {
                 let mut stream = respond.send_response(head, false)?;
                 stream.send_data(message("ok"), false)?;
+                stream.send_trailers(trailers(&[("grpc-status", "0")]))?;
+            }
+            "pings" => {
+                let count = format!("pings={}", pings.load(Ordering::Relaxed));
+                let mut stream = respond.send_response(head, false)?;
+                stream.send_data(message(&count), false)?;
                 stream.send_trailers(trailers(&[("grpc-status", "0")]))?;
             }
             "silent" => {

@@ -29,6 +29,7 @@ pub mod guest;
 mod h2c;
 pub mod interop_server;
 pub mod outgoing_http;
+mod ping_counter;
 pub mod runner;
 pub mod serve;
 pub mod test_server;

@@ -158,3 +158,20 @@ fn compressed_response_is_decoded_only_when_accepted() {
     assert_eq!(code_of(&refused), 13, "{refused}");
     assert!(refused.contains("\"gzip\""), "{refused}");
 }
+
+#[test]
+fn a_stream_that_pauses_pings_at_most_twice_until_the_server_sends_data() {
+    // Each pause in a request stream sends a PING with its last DATA, so that the server's
+    // answer carries the TCP ACK Nagle's algorithm waits for; strict servers (grpc-go) close
+    // the connection at the fourth PING since they last sent DATA. Five pauses, then the
+    // server's only DATA: two PINGs.
+    let server = fault_server();
+    let uri = server.uri();
+    let verdict = run_scenario(
+        Mode::Sockets,
+        &[&uri, "fault-paced", "6"],
+        &[("FAULT", "pings")],
+        Mode::Sockets.grant(server.addr()),
+    );
+    assert_eq!(verdict, r#"ok: reply "pings=2""#);
+}

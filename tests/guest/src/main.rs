@@ -24,6 +24,13 @@ mod echo {
 use echo::echo_client::EchoClient;
 use echo::{EchoRequest, EchoResponse};
 
+/// The path of the fault server's method for the fault named in `FAULT`.
+fn fault_path() -> Result<PathAndQuery, Status> {
+    let fault = std::env::var("FAULT").unwrap_or_default();
+    PathAndQuery::try_from(format!("/fault.Fault/{fault}"))
+        .map_err(|e| Status::invalid_argument(e.to_string()))
+}
+
 fn request(message: impl Into<String>) -> EchoRequest {
     EchoRequest {
         message: message.into(),
@@ -255,9 +262,7 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
         }
         "fault" => {
             // N is unused; the fault is FAULT, the deadline TIMEOUT_MS if set.
-            let fault = std::env::var("FAULT").unwrap_or_default();
-            let path = PathAndQuery::try_from(format!("/fault.Fault/{fault}"))
-                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            let path = fault_path()?;
             let mut call = Request::new(request("x"));
             if let Some(ms) = std::env::var("TIMEOUT_MS")
                 .ok()
@@ -273,6 +278,19 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
                 grpc = grpc.accept_compressed(encoding);
             }
             let reply: grpc_wasi::Response<EchoResponse> = grpc.unary(call, path).await?;
+            Ok(format!("reply {:?}", reply.into_inner().message))
+        }
+        "fault-paced" => {
+            // One client-streaming call to the fault FAULT: N messages, 5 ms apart.
+            let messages = futures::stream::iter(0..n).then(|i| async move {
+                if i > 0 {
+                    wstd::task::sleep(wstd::time::Duration::from_millis(5)).await;
+                }
+                request("x")
+            });
+            let reply: grpc_wasi::Response<EchoResponse> = Grpc::new(channel)
+                .client_streaming(Request::new(messages), fault_path()?)
+                .await?;
             Ok(format!("reply {:?}", reply.into_inner().message))
         }
         "cancel-stream" => {
