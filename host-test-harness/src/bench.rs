@@ -125,21 +125,43 @@ fn percentile(mut samples: Vec<f64>, p: f64) -> f64 {
     samples.get(i).copied().unwrap_or(0.0)
 }
 
-/// The native tonic client running `workload`; the same figures as the guest prints.
-/// Three copies of `message`, 1 ms apart: the `client-streaming-paced` workload's request.
-fn paced(message: EchoRequest) -> impl futures::Stream<Item = EchoRequest> + Send + 'static {
+/// Times `count` calls of `call`, one after the other: `p50_us` and `p99_us`. Errors: the first
+/// failed call's.
+async fn sequential(
+    count: usize,
+    mut call: impl AsyncFnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<BTreeMap<String, f64>> {
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        let start = Instant::now();
+        call().await?;
+        samples.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    Ok(BTreeMap::from([
+        ("p99_us".into(), percentile(samples.clone(), 0.99)),
+        ("p50_us".into(), percentile(samples, 0.5)),
+    ]))
+}
+
+/// Three copies of `message`, produced `pause` apart (all ready at once when it is zero), as
+/// the guest's `client-streaming-calls` and `client-streaming-paced` workloads send them.
+fn three(
+    message: EchoRequest,
+    pause: Duration,
+) -> impl futures::Stream<Item = EchoRequest> + Send + 'static {
     use futures::StreamExt as _;
     futures::stream::iter(0..3).then(move |i| {
         let message = message.clone();
         async move {
-            if i > 0 {
-                tokio::time::sleep(Duration::from_millis(1)).await;
+            if i > 0 && !pause.is_zero() {
+                tokio::time::sleep(pause).await;
             }
             message
         }
     })
 }
 
+/// The native tonic client running `workload`; the same figures as the guest prints.
 async fn native(uri: &str, workload: &Workload) -> anyhow::Result<BTreeMap<String, f64>> {
     let mut client = EchoClient::connect(uri.to_owned())
         .await?
@@ -150,43 +172,35 @@ async fn native(uri: &str, workload: &Workload) -> anyhow::Result<BTreeMap<Strin
     let micros = |from: Instant| from.elapsed().as_secs_f64() * 1e6;
     let mut out = BTreeMap::new();
     match workload.name {
-        "unary" | "client-streaming-calls" | "client-streaming-paced" | "ping-pong" => {
-            let mut samples = Vec::with_capacity(count);
-            if workload.name == "unary" {
-                for _ in 0..count {
-                    let start = Instant::now();
-                    client.unary_echo(request(payload.clone())).await?;
-                    samples.push(micros(start));
-                }
-            } else if workload.name == "client-streaming-calls" {
-                for _ in 0..count {
-                    let start = Instant::now();
-                    let messages = [(); 3].map(|()| request(payload.clone()));
-                    client
-                        .client_streaming_echo(tokio_stream::iter(messages))
-                        .await?;
-                    samples.push(micros(start));
-                }
-            } else if workload.name == "client-streaming-paced" {
-                for _ in 0..count {
-                    let start = Instant::now();
-                    let messages = paced(request(payload.clone()));
-                    client.client_streaming_echo(messages).await?;
-                    samples.push(micros(start));
-                }
-            } else {
-                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                let rx = tokio_stream::wrappers::UnboundedReceiverStream::new(rx);
-                let mut replies = client.bidirectional_streaming_echo(rx).await?.into_inner();
-                for _ in 0..count {
-                    let start = Instant::now();
-                    tx.send(request(payload.clone()))?;
-                    replies.message().await?;
-                    samples.push(micros(start));
-                }
-            }
-            out.insert("p99_us".into(), percentile(samples.clone(), 0.99));
-            out.insert("p50_us".into(), percentile(samples, 0.5));
+        "unary" => {
+            out = sequential(count, async || {
+                client.unary_echo(request(payload.clone())).await?;
+                Ok(())
+            })
+            .await?;
+        }
+        "client-streaming-calls" | "client-streaming-paced" => {
+            let pause = match workload.name {
+                "client-streaming-paced" => Duration::from_millis(1),
+                _ => Duration::ZERO,
+            };
+            out = sequential(count, async || {
+                let messages = three(request(payload.clone()), pause);
+                client.client_streaming_echo(messages).await?;
+                Ok(())
+            })
+            .await?;
+        }
+        "ping-pong" => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let rx = tokio_stream::wrappers::UnboundedReceiverStream::new(rx);
+            let mut replies = client.bidirectional_streaming_echo(rx).await?.into_inner();
+            out = sequential(count, async || {
+                tx.send(request(payload.clone()))?;
+                replies.message().await?;
+                Ok(())
+            })
+            .await?;
         }
         "concurrent" => {
             use futures::StreamExt as _;

@@ -50,6 +50,34 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted.get(i).copied().unwrap_or(0.0)
 }
 
+/// Times `count` calls of `call`, one after the other: `p50_us=… p99_us=…`. Errors: the first
+/// failed call's status.
+async fn sequential(
+    count: usize,
+    mut call: impl AsyncFnMut() -> Result<(), Status>,
+) -> Result<String, Status> {
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        let start = Instant::now();
+        call().await?;
+        samples.push(micros(start));
+    }
+    Ok(latencies(samples))
+}
+
+/// Three copies of `message`, produced `pause` apart (all ready at once when it is zero).
+fn three(message: EchoRequest, pause: Duration) -> impl futures::Stream<Item = EchoRequest> {
+    futures::stream::iter(0..3).then(move |i| {
+        let message = message.clone();
+        async move {
+            if i > 0 && !pause.is_zero() {
+                wstd::task::sleep(pause.into()).await;
+            }
+            message
+        }
+    })
+}
+
 fn latencies(mut samples: Vec<f64>) -> String {
     samples.sort_by(f64::total_cmp);
     format!(
@@ -86,13 +114,10 @@ async fn run(
     let payload = "x".repeat(size);
     Ok(match workload {
         "unary" => {
-            let mut samples = Vec::with_capacity(count);
-            for _ in 0..count {
-                let start = Instant::now();
-                client.unary_echo(request(payload.clone())).await?;
-                samples.push(micros(start));
-            }
-            latencies(samples)
+            sequential(count, async || {
+                client.unary_echo(request(payload.clone())).await.map(drop)
+            })
+            .await?
         }
         "concurrent" => {
             let start = Instant::now();
@@ -130,49 +155,25 @@ async fn run(
             let bytes: usize = reply.into_inner().message.parse().unwrap_or(0);
             format!("mb_per_s={:.1}", bytes as f64 / micros(start))
         }
-        "client-streaming-calls" => {
-            let mut samples = Vec::with_capacity(count);
-            for _ in 0..count {
-                let start = Instant::now();
-                let messages = [(); 3].map(|()| request(payload.clone()));
-                client
-                    .client_streaming_echo(futures::stream::iter(messages))
-                    .await?;
-                samples.push(micros(start));
-            }
-            latencies(samples)
-        }
-        "client-streaming-paced" => {
-            let mut samples = Vec::with_capacity(count);
-            for _ in 0..count {
-                let start = Instant::now();
-                let message = request(payload.clone());
-                let messages = futures::stream::iter(0..3).then(move |i| {
-                    let message = message.clone();
-                    async move {
-                        if i > 0 {
-                            wstd::task::sleep(Duration::from_millis(1).into()).await;
-                        }
-                        message
-                    }
-                });
-                client.client_streaming_echo(messages).await?;
-                samples.push(micros(start));
-            }
-            latencies(samples)
+        "client-streaming-calls" | "client-streaming-paced" => {
+            let pause = match workload {
+                "client-streaming-paced" => Duration::from_millis(1),
+                _ => Duration::ZERO,
+            };
+            sequential(count, async || {
+                let messages = three(request(payload.clone()), pause);
+                client.client_streaming_echo(messages).await.map(drop)
+            })
+            .await?
         }
         "ping-pong" => {
             let (mut tx, rx) = mpsc::unbounded();
             let mut replies = client.bidirectional_streaming_echo(rx).await?.into_inner();
-            let mut samples = Vec::with_capacity(count);
-            for _ in 0..count {
-                let start = Instant::now();
+            sequential(count, async || {
                 let _ = tx.send(request(payload.clone())).await;
-                replies.message().await?;
-                samples.push(micros(start));
-            }
-            drop(tx);
-            latencies(samples)
+                replies.message().await.map(drop)
+            })
+            .await?
         }
         "memory" => {
             client.unary_echo(request(payload.clone())).await?;
