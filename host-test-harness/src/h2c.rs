@@ -122,54 +122,26 @@ fn start(
     request: http::Request<WasiBody>,
 ) -> Result<h2::client::ResponseFuture, Error> {
     let (head, mut body) = request.into_parts();
-    let head = http::Request::from_parts(head, ());
     let end = body.is_end_stream();
-    let (response, mut stream) = sender.send_request(head, end).map_err(h2_error)?;
-    if end {
-        return Ok(response);
-    }
-    // Each DATA frame is held back one step, so the last carries END_STREAM.
-    let mut held: Option<Bytes> = None;
-    loop {
-        match body.frame().now_or_never() {
-            Some(Some(Ok(frame))) => match frame.into_data() {
-                Ok(data) => {
-                    if let Some(previous) = held.replace(data) {
-                        stream.send_data(previous, false).map_err(h2_error)?;
-                    }
-                }
-                Err(frame) => {
-                    if let Some(previous) = held.take() {
-                        stream.send_data(previous, false).map_err(h2_error)?;
-                    }
-                    if let Ok(trailers) = frame.into_trailers() {
-                        stream.send_trailers(trailers).map_err(h2_error)?;
-                    }
-                    return Ok(response);
-                }
-            },
-            Some(Some(Err(_))) => {
-                stream.send_reset(h2::Reason::CANCEL);
-                return Ok(response);
-            }
-            Some(None) => {
-                let last = held.take().unwrap_or_default();
-                stream.send_data(last, true).map_err(h2_error)?;
-                return Ok(response);
-            }
-            None => {
-                if let Some(previous) = held.take() {
-                    stream.send_data(previous, false).map_err(h2_error)?;
-                }
+    let (response, mut stream) = sender
+        .send_request(http::Request::from_parts(head, ()), end)
+        .map_err(h2_error)?;
+    if !end {
+        loop {
+            let Some(frame) = body.frame().now_or_never() else {
                 tokio::spawn(pipe(body, stream));
-                return Ok(response);
+                break;
+            };
+            if !forward(&mut stream, frame).map_err(h2_error)? {
+                break;
             }
         }
     }
+    Ok(response)
 }
 
 /// Sends the rest of a request body as the guest writes it, one frame at a time once the
-/// stream has send capacity (as hyper does); resets the stream if the body fails.
+/// stream has send capacity (as hyper does).
 async fn pipe(mut body: WasiBody, mut stream: h2::SendStream<Bytes>) {
     loop {
         stream.reserve_capacity(1);
@@ -178,23 +150,32 @@ async fn pipe(mut body: WasiBody, mut stream: h2::SendStream<Bytes>) {
             // The stream is closed or reset: the response says why.
             Some(Err(_)) | None => return,
         }
-        let sent = match body.frame().await {
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(data) => stream.send_data(data, false).map(|()| true),
-                Err(frame) => match frame.into_trailers() {
-                    Ok(trailers) => stream.send_trailers(trailers).map(|()| false),
-                    Err(_) => Ok(true),
-                },
-            },
-            Some(Err(_)) => {
-                stream.send_reset(h2::Reason::CANCEL);
-                return;
-            }
-            None => stream.send_data(Bytes::new(), true).map(|()| false),
-        };
-        if !matches!(sent, Ok(true)) {
+        if !matches!(forward(&mut stream, body.frame().await), Ok(true)) {
             return;
         }
+    }
+}
+
+/// Queues one request body frame on `stream`: DATA, trailers, or, at the end of the body
+/// (`None`), an empty DATA frame with END_STREAM; a failed body resets the stream (CANCEL).
+/// Returns whether more frames may follow.
+fn forward(
+    stream: &mut h2::SendStream<Bytes>,
+    frame: Option<Result<Frame<Bytes>, Error>>,
+) -> Result<bool, h2::Error> {
+    match frame {
+        Some(Ok(frame)) => match frame.into_data() {
+            Ok(data) => stream.send_data(data, false).map(|()| true),
+            Err(frame) => match frame.into_trailers() {
+                Ok(trailers) => stream.send_trailers(trailers).map(|()| false),
+                Err(_) => Ok(true),
+            },
+        },
+        Some(Err(_)) => {
+            stream.send_reset(h2::Reason::CANCEL);
+            Ok(false)
+        }
+        None => stream.send_data(Bytes::new(), true).map(|()| false),
     }
 }
 

@@ -120,28 +120,29 @@ impl WasiHttpHooks for Hooks {
         options: Option<RequestOptions>,
         _response_error: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> SendFuture {
-        let allowed = self.policy.permits_http(request.uri());
-        let client = self.client.clone();
-        let h2c = (request.uri().scheme() == Some(&http::uri::Scheme::HTTP))
-            .then(|| self.h2c.clone())
-            .flatten();
-        Box::new(async move {
-            if !allowed {
-                return Err(Error::HttpRequestDenied);
-            }
-            let timeout = options.and_then(|o| o.first_byte_timeout);
-            let done: Box<dyn Future<Output = Result<(), Error>> + Send> =
-                Box::new(async { Ok(()) });
-            if let Some(h2c) = h2c {
-                let connect_timeout = options.and_then(|o| o.connect_timeout);
+        if !self.policy.permits_http(request.uri()) {
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        let timeout = options.and_then(|o| o.first_byte_timeout);
+        let done =
+            || -> Box<dyn Future<Output = Result<(), Error>> + Send> { Box::new(async { Ok(()) }) };
+        if let Some(h2c) = &self.h2c
+            && request.uri().scheme() == Some(&http::uri::Scheme::HTTP)
+        {
+            let h2c = h2c.clone();
+            let connect_timeout = options.and_then(|o| o.connect_timeout);
+            return Box::new(async move {
                 let response = h2c.send(request, connect_timeout, timeout).await?;
-                return Ok((response, done));
-            }
+                Ok((response, done()))
+            });
+        }
+        let client = self.client.clone();
+        Box::new(async move {
             let response = within(timeout, Error::HttpResponseTimeout, client.request(request))
                 .await?
                 .map_err(client_error)?;
             let response = response.map(|body| body.map_err(Error::from).boxed_unsync());
-            Ok((response, done))
+            Ok((response, done()))
         })
     }
 }
