@@ -8,10 +8,12 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// The client connection preface: 24 bytes before the first frame (RFC 9113 §3.4).
-const PREFACE_LEN: usize = 24;
-/// A frame header: length (3 bytes), type, flags, stream identifier (4 bytes).
-const HEADER_LEN: usize = 9;
+// The sockets transport's frame scanner, shared as a file: the SDK does not export it.
+#[path = "../../sdk/src/transport/frames.rs"]
+mod frames;
+
+use frames::FrameScanner;
+
 /// The PING frame type, and its ACK flag.
 const PING: u8 = 0x6;
 const ACK: u8 = 0x1;
@@ -20,13 +22,7 @@ const ACK: u8 = 0x1;
 pub(crate) struct PingCounter<T> {
     io: T,
     pings: Arc<AtomicUsize>,
-    /// Preface bytes still to skip.
-    preface_left: usize,
-    /// The frame header read so far.
-    header: [u8; HEADER_LEN],
-    header_len: usize,
-    /// Payload bytes of the current frame still to skip.
-    payload_left: usize,
+    frames: FrameScanner,
 }
 
 impl<T> PingCounter<T> {
@@ -35,40 +31,18 @@ impl<T> PingCounter<T> {
         PingCounter {
             io,
             pings,
-            preface_left: PREFACE_LEN,
-            header: [0; HEADER_LEN],
-            header_len: 0,
-            payload_left: 0,
+            frames: FrameScanner::default(),
         }
     }
 
     /// Follows the frames in `data`, the next bytes read.
-    fn scan(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
-            let skip = if self.preface_left > 0 {
-                &mut self.preface_left
-            } else {
-                &mut self.payload_left
-            };
-            if *skip > 0 {
-                let n = (*skip).min(data.len());
-                *skip -= n;
-                data = &data[n..];
-                continue;
+    fn scan(&mut self, data: &[u8]) {
+        let pings = &self.pings;
+        self.frames.scan(data, |kind, flags| {
+            if kind == PING && flags & ACK == 0 {
+                pings.fetch_add(1, Ordering::Relaxed);
             }
-            let n = (HEADER_LEN - self.header_len).min(data.len());
-            self.header[self.header_len..self.header_len + n].copy_from_slice(&data[..n]);
-            self.header_len += n;
-            data = &data[n..];
-            if self.header_len == HEADER_LEN {
-                let [l0, l1, l2, kind, flags, ..] = self.header;
-                if kind == PING && flags & ACK == 0 {
-                    self.pings.fetch_add(1, Ordering::Relaxed);
-                }
-                self.payload_left = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
-                self.header_len = 0;
-            }
-        }
+        });
     }
 }
 

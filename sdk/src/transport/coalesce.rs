@@ -27,6 +27,8 @@ use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 
+use super::frames::FrameScanner;
+
 /// The most bytes buffered before they are written without waiting for a flush: 1 MiB, more
 /// than h2 sends in one go within the usual flow-control windows.
 const LIMIT: usize = 1024 * 1024;
@@ -56,6 +58,8 @@ pub(crate) enum PutOff {
 pub(crate) struct WriteBuffer {
     bytes: BytesMut,
     frames: FrameScanner,
+    /// Every frame begun since the buffer was last empty is housekeeping.
+    housekeeping_only: bool,
     /// A DATA frame's payload was buffered since the last flush; the next flush is put off.
     large_write: bool,
     put_off: Rc<Cell<PutOff>>,
@@ -66,10 +70,13 @@ impl WriteBuffer {
     pub(crate) fn push(&mut self, bytes: &[u8]) {
         if self.bytes.is_empty() {
             // Everything buffered so far is on its way: only frames from here on count.
-            self.frames.housekeeping_only = true;
+            self.housekeeping_only = true;
         }
         self.bytes.extend_from_slice(bytes);
-        self.frames.scan(bytes);
+        let housekeeping_only = &mut self.housekeeping_only;
+        self.frames.scan(bytes, |kind, _| {
+            *housekeeping_only &= HOUSEKEEPING.contains(&kind);
+        });
         self.large_write |= bytes.len() >= LARGE_WRITE;
     }
 
@@ -88,7 +95,7 @@ impl WriteBuffer {
             self.put_off.set(PutOff::UntilNextFlush);
             return false;
         }
-        if self.frames.housekeeping_only && self.put_off.get() != PutOff::Due {
+        if self.housekeeping_only && self.put_off.get() != PutOff::Due {
             self.put_off.set(PutOff::OneTurn);
             cx.waker().wake_by_ref();
             return false;
@@ -135,56 +142,6 @@ pub(crate) fn poll_connection<F: Future>(
 /// Frame types (RFC 9113 §6) that are connection housekeeping: SETTINGS, PING, WINDOW_UPDATE.
 const HOUSEKEEPING: [u8; 3] = [0x4, 0x6, 0x8];
 
-/// The client connection preface, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" (RFC 9113 §3.4): 24 bytes
-/// before the first frame.
-const PREFACE_LEN: usize = 24;
-
-/// Follows the frames in the bytes h2 writes: each is a 9-byte header (payload length in the
-/// first 3 bytes, type in the 4th) and its payload (RFC 9113 §4.1).
-struct FrameScanner {
-    /// Bytes to pass over before the next frame header: the rest of the preface or of a payload.
-    skip: usize,
-    /// The part of a frame header seen so far, when a write ends inside one.
-    header: [u8; 9],
-    header_len: usize,
-    /// Every frame begun since the write buffer was last empty is housekeeping.
-    housekeeping_only: bool,
-}
-
-impl Default for FrameScanner {
-    fn default() -> Self {
-        Self {
-            skip: PREFACE_LEN,
-            header: [0; 9],
-            header_len: 0,
-            housekeeping_only: true,
-        }
-    }
-}
-
-impl FrameScanner {
-    fn scan(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            if self.skip > 0 {
-                let n = self.skip.min(bytes.len());
-                self.skip -= n;
-                bytes = &bytes[n..];
-                continue;
-            }
-            let n = (self.header.len() - self.header_len).min(bytes.len());
-            self.header[self.header_len..self.header_len + n].copy_from_slice(&bytes[..n]);
-            self.header_len += n;
-            bytes = &bytes[n..];
-            if self.header_len == self.header.len() {
-                let [l0, l1, l2, kind, ..] = self.header;
-                self.skip = u32::from_be_bytes([0, l0, l1, l2]) as usize;
-                self.housekeeping_only &= HOUSEKEEPING.contains(&kind);
-                self.header_len = 0;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -203,40 +160,26 @@ mod tests {
 
     fn buffer_after_preface() -> WriteBuffer {
         let mut buffer = WriteBuffer::default();
-        buffer.push(&[b'P'; PREFACE_LEN]);
+        buffer.push(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
         buffer.take_for_writing().clear();
         buffer
     }
 
     #[test]
     fn housekeeping_is_recognised_across_split_writes() {
-        let mut scanner = FrameScanner {
-            skip: 0,
-            ..FrameScanner::default()
-        };
+        let mut buffer = buffer_after_preface();
         let update = frame(0x8, 4);
-        scanner.scan(&update[..5]);
-        scanner.scan(&update[5..]);
-        assert!(scanner.housekeeping_only);
+        buffer.push(&update[..5]);
+        buffer.push(&update[5..]);
+        assert!(buffer.housekeeping_only);
         let data = frame(0x0, 3000);
-        scanner.scan(&data[..9]);
-        assert!(!scanner.housekeeping_only);
-        scanner.scan(&data[9..]);
-        // The payload is passed over, whatever its bytes: the next header is read as one.
-        scanner.housekeeping_only = true;
-        scanner.scan(&frame(0x6, 8));
-        assert!(scanner.housekeeping_only);
-    }
-
-    #[test]
-    fn the_preface_is_passed_over() {
-        let mut scanner = FrameScanner::default();
-        let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-        bytes.extend(frame(0x4, 6));
-        scanner.scan(&bytes);
-        assert!(scanner.housekeeping_only);
-        scanner.scan(&frame(0x1, 20));
-        assert!(!scanner.housekeeping_only);
+        buffer.push(&data[..9]);
+        assert!(!buffer.housekeeping_only);
+        buffer.push(&data[9..]);
+        // Written: the payload was passed over, so the next header is read as one.
+        buffer.take_for_writing().clear();
+        buffer.push(&frame(0x6, 8));
+        assert!(buffer.housekeeping_only);
     }
 
     #[test]

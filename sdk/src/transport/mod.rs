@@ -15,6 +15,8 @@ mod bursts;
 #[cfg(feature = "sockets")]
 mod coalesce;
 #[cfg(feature = "sockets")]
+mod frames;
+#[cfg(feature = "sockets")]
 mod h2;
 #[cfg(feature = "sockets")]
 mod tcp;
