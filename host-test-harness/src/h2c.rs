@@ -72,7 +72,11 @@ impl H2c {
     ) -> Result<SendRequest<Bytes>, Error> {
         let slot = {
             let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
-            connections.entry(authority.to_owned()).or_default().clone()
+            match connections.get(authority) {
+                Some(slot) => slot.clone(),
+                // The authority is copied only the first time.
+                None => connections.entry(authority.to_owned()).or_default().clone(),
+            }
         };
         let cached = slot.lock().await.clone();
         if let Some(sender) = cached
