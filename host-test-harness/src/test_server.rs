@@ -5,6 +5,8 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -30,6 +32,8 @@ pub(crate) type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// A running test server; stops when dropped.
 pub struct TestServer {
     addr: SocketAddr,
+    /// Connections accepted so far.
+    accepted: Arc<AtomicUsize>,
     shutdown: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -52,6 +56,8 @@ impl TestServer {
             .enable_all()
             .build()?;
         let (shutdown, stop) = watch::channel(false);
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
         let stopped = |mut stop: watch::Receiver<bool>| async move {
             let _ = stop.wait_for(|stop| *stop).await;
         };
@@ -62,8 +68,9 @@ impl TestServer {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         return;
                     };
-                    let incoming = TcpListenerStream::new(listener).map(|stream| {
+                    let incoming = TcpListenerStream::new(listener).map(move |stream| {
                         let stream = stream?;
+                        counter.fetch_add(1, Ordering::Relaxed);
                         stream.set_nodelay(true)?;
                         Ok(stream)
                     });
@@ -79,6 +86,7 @@ impl TestServer {
             })?;
         Ok(TestServer {
             addr,
+            accepted,
             shutdown,
             thread: Some(thread),
         })
@@ -87,6 +95,11 @@ impl TestServer {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many TCP connections the server has accepted so far.
+    pub fn connections_accepted(&self) -> usize {
+        self.accepted.load(Ordering::Relaxed)
     }
 
     /// The server's URI, `http://ADDR` (IPv6 addresses in brackets).

@@ -79,6 +79,26 @@ fn connection_dropped_mid_stream_is_unavailable() {
 }
 
 #[test]
+fn after_the_server_closed_the_connection_the_next_calls_share_a_new_one() {
+    // GOAWAY, or the TCP connection closed mid-call: that call is Unavailable; the 20 calls
+    // made at once after it on the same channel open one new connection.
+    for name in ["goaway", "drop-connection"] {
+        let server = fault_server();
+        let verdict = run_scenario(
+            Mode::Sockets,
+            &[&server.uri(), "fault-then-ok", "20"],
+            &[("FAULT", name)],
+            Mode::Sockets.grant(server.addr()),
+        );
+        assert_eq!(
+            verdict, r#"ok: first status 14, then 20 replies {"ok"}"#,
+            "{name}"
+        );
+        assert_eq!(server.connections_accepted(), 2, "{name}");
+    }
+}
+
+#[test]
 fn body_ending_inside_a_message_is_internal() {
     let out = fault("truncated", None);
     assert_eq!(code_of(&out), 13, "{out}");

@@ -5,7 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use grpc_wasi_e2e::{Mode, run_scenario};
+use std::time::Duration;
+
+use grpc_wasi_e2e::{Mode, RUN_TIMEOUT, run_scenario};
 use grpc_wasi_harness::echo_server;
 use grpc_wasi_harness::runner::NetworkPolicy;
 use grpc_wasi_harness::test_server::TestServer;
@@ -170,6 +172,76 @@ mod sockets {
             twenty_concurrent_calls(Mode::Sockets),
             "ok: 20 calls in flight at once on 1 connection(s)"
         );
+    }
+
+    #[test]
+    fn a_restarted_server_is_reached_on_a_new_connection() {
+        // The channel's connection closes with the server; a later call on the same channel
+        // opens a new one. Calls made while the server is down fail with Unavailable.
+        let first = server();
+        let (addr, uri) = (first.addr(), first.uri());
+        let guest = std::thread::spawn(move || {
+            run_scenario(
+                Mode::Sockets,
+                &[&uri, "reconnect"],
+                &[],
+                Mode::Sockets.grant(addr),
+            )
+        });
+        let start = std::time::Instant::now();
+        while first.connections_accepted() == 0 && start.elapsed() < RUN_TIMEOUT {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Let the guest's first call finish before the server goes.
+        std::thread::sleep(Duration::from_millis(500));
+        drop(first);
+        std::thread::sleep(Duration::from_millis(100));
+        let _second = echo_server::start(addr).unwrap();
+        let verdict = guest.join().unwrap();
+        assert!(
+            verdict.starts_with("ok: a new connection after "),
+            "{verdict}"
+        );
+    }
+
+    #[test]
+    fn a_lazy_channel_connects_on_its_first_call() {
+        let grant = |server: &TestServer| Mode::Sockets.grant(server.addr());
+        let lazy = [("CONNECT", "lazy")];
+        for (env, calls, connections) in [
+            (&[][..], "no-call", 1),
+            (&lazy[..], "no-call", 0),
+            (&lazy[..], "unary", 1),
+        ] {
+            let server = server();
+            let out = run_scenario(Mode::Sockets, &[&server.uri(), calls], env, grant(&server));
+            assert!(out.starts_with("ok: "), "{env:?} {calls}: {out}");
+            // The server may accept a connection after the guest has gone.
+            let start = std::time::Instant::now();
+            while server.connections_accepted() < connections && start.elapsed().as_secs() < 5 {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            assert_eq!(
+                server.connections_accepted(),
+                connections,
+                "{env:?} {calls}"
+            );
+        }
+        // The first call carries the connect error.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let uri = format!("http://{addr}");
+        let out = run_scenario(
+            Mode::Sockets,
+            &[&uri, "unary"],
+            &lazy,
+            Mode::Sockets.grant(addr),
+        );
+        assert_eq!(code_of(&out), Some("14"), "{out}");
+        assert!(out.contains(&format!("{addr} refused")), "{out}");
     }
 
     #[test]

@@ -65,6 +65,23 @@ pub(crate) async fn handshake(io: TcpIo) -> Result<H2Connection, Status> {
     })
 }
 
+impl H2Connection {
+    /// This connection, once it may open a stream (h2 waits while the server's limit of
+    /// concurrent streams is reached): what [`call`] takes.
+    ///
+    /// Errors: the connection can take no new stream (it closed, or the server sent GOAWAY).
+    pub(crate) fn ready(&self) -> impl Future<Output = Result<H2Connection, h2::Error>> + use<> {
+        let ready = self.send_request.clone().ready();
+        let pings = self.pings.clone();
+        async move {
+            Ok(H2Connection {
+                send_request: ready.await?,
+                pings,
+            })
+        }
+    }
+}
+
 /// PINGs that make the server acknowledge a request stream's DATA at once.
 ///
 /// When a request stream's producer pauses, its last DATA can sit unacknowledged: a server
@@ -122,23 +139,20 @@ pub(crate) struct H2Body {
     send_error: Rc<RefCell<Option<Status>>>,
 }
 
-/// Starts a call: sends the request head and body on a new stream and waits for the response
-/// head.
+/// Starts a call on `connection` (ready: from [`H2Connection::ready`]): sends the request head
+/// and body on a new stream and waits for the response head.
 ///
 /// Errors: the status of the HTTP/2 failure (see [`status_from_h2`]), or the error of the
 /// request body stream if producing the request failed first.
 pub(crate) async fn call(
-    connection: &H2Connection,
+    connection: H2Connection,
     request: http::Request<()>,
     body: RequestBody,
 ) -> Result<(http::response::Parts, H2Body), Status> {
-    let pings = connection.pings.clone();
-    let mut send_request = connection
-        .send_request
-        .clone()
-        .ready()
-        .await
-        .map_err(status_from_h2)?;
+    let H2Connection {
+        mut send_request,
+        pings,
+    } = connection;
     let send_error = Rc::new(RefCell::new(None));
     let (response, sender) = match body {
         RequestBody::Once(bytes) => {

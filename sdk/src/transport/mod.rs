@@ -19,6 +19,8 @@ mod frames;
 #[cfg(feature = "sockets")]
 mod h2;
 #[cfg(feature = "sockets")]
+mod reconnect;
+#[cfg(feature = "sockets")]
 mod tcp;
 #[cfg(feature = "wasi-http")]
 mod wasi_http;
@@ -159,14 +161,32 @@ impl Endpoint {
     }
 
     /// Opens the channel. For [`Transport::Sockets`]: resolves the host, opens the TCP
-    /// connection and performs the HTTP/2 handshake. The `wasi:http` transports open nothing
-    /// up front (the host connects on the first call).
+    /// connection and performs the HTTP/2 handshake (opened again later if the server closes
+    /// it: see [`Channel`]). The `wasi:http` transports open nothing up front (the host
+    /// connects on the first call).
     ///
-    /// Errors: `InvalidArgument` for a URI that is not `http://HOST[:PORT]` (or `https://` with
-    /// a `wasi:http` transport; default ports 80 and 443); `Unavailable` when the name does not
+    /// Errors: those of [`Endpoint::connect_lazy`]; `Unavailable` when the name does not
     /// resolve or the server cannot be reached; `PermissionDenied` (naming the address) when
     /// the host did not grant the guest access to it.
     pub async fn connect(&self) -> Result<Channel, Status> {
+        let channel = self.connect_lazy()?;
+        // Irrefutable in a build with the sockets transport only.
+        #[cfg(feature = "sockets")]
+        #[allow(irrefutable_let_patterns)]
+        if let Connection::H2(connection) = &channel.inner.connection {
+            connection.ready().await?;
+        }
+        Ok(channel)
+    }
+
+    /// The channel, without connecting: for [`Transport::Sockets`], the first call opens the
+    /// connection, and fails with the errors of [`Endpoint::connect`] if it cannot (as tonic's
+    /// `Endpoint::connect_lazy`).
+    ///
+    /// Errors: `InvalidArgument` for a URI that is not `http://HOST[:PORT]` (or `https://` with
+    /// a `wasi:http` transport; default ports 80 and 443); `Unimplemented` for a transport this
+    /// build does not include (see the crate features).
+    pub fn connect_lazy(&self) -> Result<Channel, Status> {
         let uri = self.uri.clone()?;
         let https = uri.scheme() == Some(&Scheme::HTTPS);
         if https && self.transport == Transport::Sockets {
@@ -181,10 +201,7 @@ impl Endpoint {
             .map_err(|e| Status::invalid_argument(format!("invalid authority: {e}")))?;
         let connection = match self.transport {
             #[cfg(feature = "sockets")]
-            Transport::Sockets => {
-                let io = tcp::connect(&host, port).await?;
-                Connection::H2(h2::handshake(io).await?)
-            }
+            Transport::Sockets => Connection::H2(reconnect::Reconnect::new(host, port)),
             #[cfg(feature = "wasi-http")]
             Transport::WasiHttp | Transport::GrpcWeb => Connection::WasiHttp {
                 https,
@@ -241,7 +258,11 @@ fn parse_uri(uri: Uri) -> Result<Uri, Status> {
 /// A way to one gRPC server, shared by every call made on it.
 ///
 /// Over [`Transport::Sockets`] it is one HTTP/2 connection, concurrent calls multiplexed as
-/// HTTP/2 streams, closed when the last clone and the last call on it are dropped. Over the
+/// HTTP/2 streams, closed when the last clone and the last call on it are dropped. When the
+/// server closes the connection (it restarts, or sends GOAWAY), the next call opens a new one
+/// to the same address, as tonic's channel does; calls in flight on the old connection fail
+/// with `Unavailable`, and a call that cannot open the new one fails with the connect error
+/// (no backoff: the call after it tries again). Over the
 /// `wasi:http` transports each call is a request the host sends on connections it manages.
 /// Cheap to clone (clones share the connection). Not `Send`: guests are single-threaded.
 ///
@@ -269,7 +290,7 @@ struct Inner {
 enum Connection {
     #[cfg(feature = "sockets")]
     /// h2c: always `http://`.
-    H2(h2::H2Connection),
+    H2(reconnect::Reconnect),
     #[cfg(feature = "wasi-http")]
     WasiHttp {
         /// `https://`: the host makes the TLS connection.
@@ -351,7 +372,8 @@ impl Channel {
                 *request.method_mut() = http::Method::POST;
                 *request.uri_mut() = uri;
                 *request.headers_mut() = headers;
-                let (parts, body) = h2::call(connection, request, body).await?;
+                let ready = connection.ready().await?;
+                let (parts, body) = h2::call(ready, request, body).await?;
                 Ok((parts, ResponseBody::H2(body)))
             }
             #[cfg(feature = "wasi-http")]

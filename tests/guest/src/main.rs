@@ -1,7 +1,8 @@
 //! e2e-guest: runs one end-to-end scenario against the harness's echo server.
 //!
 //! Usage: `e2e-guest URI SCENARIO [N]`, with the transport in the environment variable
-//! `TRANSPORT` (`sockets`, the default, `wasi-http` or `grpc-web`). Prints one line: `ok: DETAILS` when the scenario's
+//! `TRANSPORT` (`sockets`, the default, `wasi-http` or `grpc-web`), and `CONNECT=lazy` for a
+//! channel made with `Endpoint::connect_lazy`. Prints one line: `ok: DETAILS` when the scenario's
 //! checks passed, `status: CODE MESSAGE` when a call failed with a status (`CODE` is the number)
 //! and `check failed: WHAT` when a reply was not what the scenario expected. The host-side
 //! tests assert on that line. Exit code 0 unless the arguments are wrong.
@@ -50,10 +51,11 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
         Ok("grpc-web") => Transport::GrpcWeb,
         _ => Transport::Sockets,
     };
-    let channel = Channel::from_shared(uri)?
-        .transport(transport)
-        .connect()
-        .await?;
+    let endpoint = Channel::from_shared(uri)?.transport(transport);
+    let channel = match std::env::var("CONNECT").as_deref() {
+        Ok("lazy") => endpoint.connect_lazy()?,
+        _ => endpoint.connect().await?,
+    };
     let mut client = EchoClient::new(channel.clone());
     Ok(match name {
         "unary" => {
@@ -280,6 +282,38 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
             let reply: grpc_wasi::Response<EchoResponse> = grpc.unary(call, path).await?;
             Ok(format!("reply {:?}", reply.into_inner().message))
         }
+        "fault-then-ok" => {
+            // The fault FAULT, then N calls at once to the fault `ok`, on the same channel.
+            let mut grpc = Grpc::new(channel);
+            let path = fault_path()?;
+            let first = match grpc
+                .unary::<_, EchoResponse>(Request::new(request("x")), path)
+                .await
+            {
+                Ok(reply) => {
+                    return Ok(Err(format!("the fault answered {:?}", reply.into_inner())));
+                }
+                Err(status) => status.code().as_i32(),
+            };
+            let calls = (0..n).map(|_| {
+                let mut grpc = grpc.clone();
+                async move {
+                    let ok = PathAndQuery::from_static("/fault.Fault/ok");
+                    let reply: grpc_wasi::Response<EchoResponse> =
+                        grpc.unary(Request::new(request("x")), ok).await?;
+                    Ok::<_, Status>(reply.into_inner().message)
+                }
+            });
+            let replies: BTreeSet<String> = futures::future::join_all(calls)
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()?;
+            Ok(format!(
+                "first status {first}, then {n} replies {replies:?}"
+            ))
+        }
+        "reconnect" => reconnect(&mut client).await?,
+        "no-call" => Ok("no call made".into()),
         "fault-paced" => {
             // One client-streaming call to the fault FAULT: N messages, 5 ms apart.
             let messages = futures::stream::iter(0..n).then(|i| async move {
@@ -352,6 +386,33 @@ async fn server_saw_cancel(client: &mut EchoClient, tag: &str) -> Result<Outcome
         wstd::task::sleep(wstd::time::Duration::from_millis(10)).await;
     }
     Ok(Err("the server never saw the call cancelled".into()))
+}
+
+/// Calls, 10 ms apart, for up to 20 s, until a call is carried by a connection other than the
+/// first (the test restarts the server meanwhile). Every failed call must be `Unavailable`.
+async fn reconnect(client: &mut EchoClient) -> Result<Outcome, Status> {
+    let peer = async |client: &mut EchoClient| {
+        let reply = client.unary_echo(request("barrier:1:reconnect")).await?;
+        Ok::<_, Status>(reply.into_inner().message)
+    };
+    let first = peer(client).await?;
+    let mut unavailable = 0;
+    for _ in 0..2000 {
+        wstd::task::sleep(wstd::time::Duration::from_millis(10)).await;
+        match peer(client).await {
+            Ok(now) if now == first => {}
+            Ok(_) => {
+                return Ok(Ok(format!(
+                    "a new connection after {unavailable} unavailable call(s)"
+                )));
+            }
+            Err(status) if status.code() == grpc_wasi::Code::Unavailable => unavailable += 1,
+            Err(status) => return Err(status),
+        }
+    }
+    Ok(Err(format!(
+        "still no new connection after 20 s ({unavailable} unavailable call(s))"
+    )))
 }
 
 /// Full duplex: each request is sent only after the reply to the previous one arrived, so a

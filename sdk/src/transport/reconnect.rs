@@ -1,0 +1,83 @@
+//! The sockets transport's connection: opened by the first call (or by `Endpoint::connect`),
+//! opened again when it has closed, as tonic's channel does.
+//!
+//! A connection closes when the server goes away: it restarts, closes idle connections, or
+//! sends GOAWAY (RFC 9113 §6.8). h2 then refuses new streams on it, and the next call opens a
+//! new connection to the same host and port, and is made on it. Calls that find the
+//! connection closed while another call is opening the new one wait for it rather than open
+//! their own. If the new connection cannot be opened, that call fails with the connect error
+//! (`Unavailable`, or `PermissionDenied`), and the call after it tries again: there is no
+//! backoff and no retry of a call. Calls in flight when the connection closed fail with
+//! `Unavailable` (see `status_from_h2`).
+
+use std::cell::RefCell;
+
+use tokio::sync::Mutex;
+
+use super::h2::{H2Connection, handshake, status_from_h2};
+use super::tcp;
+use crate::status::Status;
+
+/// The HTTP/2 connection of a channel to `host:port`, opened when first needed and again
+/// after it closed.
+pub(crate) struct Reconnect {
+    host: String,
+    port: u16,
+    /// The last connection opened, and how many were opened before it; `None` before the
+    /// first.
+    current: RefCell<Option<(H2Connection, u64)>>,
+    /// Held while a connection is opened: one at a time.
+    opening: Mutex<()>,
+}
+
+impl Reconnect {
+    /// A channel's connection to `host:port`, not opened yet.
+    pub(crate) fn new(host: String, port: u16) -> Reconnect {
+        Reconnect {
+            host,
+            port,
+            current: RefCell::new(None),
+            opening: Mutex::new(()),
+        }
+    }
+
+    /// The connection, once it may open a stream (h2 waits while the server's limit of
+    /// concurrent streams is reached). A connection that is closed, or not opened yet, is
+    /// opened first: resolving the host, connecting over TCP and performing the HTTP/2
+    /// handshake.
+    ///
+    /// Errors: `Unavailable` when the name does not resolve, the server cannot be reached, or
+    /// the new connection closed before it took the stream; `PermissionDenied` (naming the
+    /// address) when the host did not grant access to it.
+    pub(crate) async fn ready(&self) -> Result<H2Connection, Status> {
+        let current = self.current.borrow().as_ref().map(|(c, g)| (c.ready(), *g));
+        let mut seen = None;
+        if let Some((ready, generation)) = current {
+            // h2 fails `ready` only once the connection can take no new stream.
+            match ready.await {
+                Ok(connection) => return Ok(connection),
+                Err(_) => seen = Some(generation),
+            }
+        }
+        let opening = self.opening.lock().await;
+        // Another call may have opened a new one while this one waited.
+        let now = self
+            .current
+            .borrow()
+            .as_ref()
+            .filter(|(_, g)| Some(*g) != seen)
+            .map(|(c, _)| c.ready());
+        let ready = match now {
+            Some(ready) => ready,
+            None => {
+                let connection = handshake(tcp::connect(&self.host, self.port).await?).await?;
+                let ready = connection.ready();
+                let generation = seen.map_or(0, |generation| generation + 1);
+                *self.current.borrow_mut() = Some((connection, generation));
+                ready
+            }
+        };
+        drop(opening);
+        ready.await.map_err(status_from_h2)
+    }
+}
