@@ -205,6 +205,39 @@ mod sockets {
     }
 
     #[test]
+    fn a_server_that_does_not_answer_hits_the_connect_timeout() {
+        // A listener whose accept queue is full drops new connections' SYNs: connecting to it
+        // hangs.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let _entered = runtime.enter();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(1).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        loop {
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+                Ok(stream) => queued.push(stream),
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break,
+                Err(e) => panic!("filling the accept queue: {e}"),
+            }
+            assert!(queued.len() < 100, "the accept queue never filled");
+        }
+        let uri = format!("http://{addr}");
+        let timeout = [("CONNECT_TIMEOUT_MS", "300")];
+        for scenario in [&[&uri, "unary"][..], &[&uri, "no-call"]] {
+            let out = run_scenario(Mode::Sockets, scenario, &timeout, Mode::Sockets.grant(addr));
+            assert_eq!(
+                out,
+                format!("status: 14 no connection to {addr} within the connect timeout (300ms)")
+            );
+        }
+    }
+
+    #[test]
     fn a_lazy_channel_connects_on_its_first_call() {
         let grant = |server: &TestServer| Mode::Sockets.grant(server.addr());
         let lazy = [("CONNECT", "lazy")];

@@ -128,16 +128,18 @@ pub struct Endpoint {
     uri: Result<Uri, Status>,
     transport: Transport,
     timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
 }
 
 impl Endpoint {
     /// An endpoint for `uri` (or the error [`Endpoint::connect`] will return), with the
-    /// default transport and no timeout.
+    /// default transport and no timeouts.
     fn new(uri: Result<Uri, Status>) -> Endpoint {
         Endpoint {
             uri,
             transport: Transport::default(),
             timeout: None,
+            connect_timeout: None,
         }
     }
 
@@ -151,6 +153,17 @@ impl Endpoint {
     /// shorter keeps its own.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Bounds the opening of each connection of the [`Transport::Sockets`] transport (name
+    /// lookup, TCP connect and HTTP/2 handshake, by [`Endpoint::connect`] or, after the
+    /// connection closed, by a call) to `timeout` (default: none, so a server that does not
+    /// answer keeps it waiting as long as the host's TCP connect does: minutes on Linux). As
+    /// tonic's `Endpoint::connect_timeout`. A connection not open in time fails the connect, or
+    /// the call, with `Unavailable`. The `wasi:http` transports leave connecting to the host.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
         self
     }
 
@@ -201,7 +214,9 @@ impl Endpoint {
             .map_err(|e| Status::invalid_argument(format!("invalid authority: {e}")))?;
         let connection = match self.transport {
             #[cfg(feature = "sockets")]
-            Transport::Sockets => Connection::H2(reconnect::Reconnect::new(host, port)),
+            Transport::Sockets => {
+                Connection::H2(reconnect::Reconnect::new(host, port, self.connect_timeout))
+            }
             #[cfg(feature = "wasi-http")]
             Transport::WasiHttp | Transport::GrpcWeb => Connection::WasiHttp {
                 https,

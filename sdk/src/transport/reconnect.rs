@@ -11,11 +11,14 @@
 //! `Unavailable` (see `status_from_h2`).
 
 use std::cell::RefCell;
+use std::future::poll_fn;
+use std::time::Duration;
 
 use tokio::sync::Mutex;
 
 use super::h2::{H2Connection, handshake, status_from_h2};
 use super::tcp;
+use crate::runtime::Deadline;
 use crate::status::Status;
 
 /// The HTTP/2 connection of a channel to `host:port`, opened when first needed and again
@@ -23,6 +26,8 @@ use crate::status::Status;
 pub(crate) struct Reconnect {
     host: String,
     port: u16,
+    /// The most time opening a connection may take.
+    connect_timeout: Option<Duration>,
     /// The last connection opened, and how many were opened before it; `None` before the
     /// first.
     current: RefCell<Option<(H2Connection, u64)>>,
@@ -31,11 +36,13 @@ pub(crate) struct Reconnect {
 }
 
 impl Reconnect {
-    /// A channel's connection to `host:port`, not opened yet.
-    pub(crate) fn new(host: String, port: u16) -> Reconnect {
+    /// A channel's connection to `host:port`, not opened yet; opening one may take at most
+    /// `connect_timeout`, if given.
+    pub(crate) fn new(host: String, port: u16, connect_timeout: Option<Duration>) -> Reconnect {
         Reconnect {
             host,
             port,
+            connect_timeout,
             current: RefCell::new(None),
             opening: Mutex::new(()),
         }
@@ -43,12 +50,10 @@ impl Reconnect {
 
     /// The connection, once it may open a stream (h2 waits while the server's limit of
     /// concurrent streams is reached). A connection that is closed, or not opened yet, is
-    /// opened first: resolving the host, connecting over TCP and performing the HTTP/2
-    /// handshake.
+    /// opened first ([`Reconnect::open`]).
     ///
-    /// Errors: `Unavailable` when the name does not resolve, the server cannot be reached, or
-    /// the new connection closed before it took the stream; `PermissionDenied` (naming the
-    /// address) when the host did not grant access to it.
+    /// Errors: those of [`Reconnect::open`]; `Unavailable` when the new connection closed
+    /// before it took the stream.
     pub(crate) async fn ready(&self) -> Result<H2Connection, Status> {
         let current = self.current.borrow().as_ref().map(|(c, g)| (c.ready(), *g));
         let mut seen = None;
@@ -70,7 +75,7 @@ impl Reconnect {
         let ready = match now {
             Some(ready) => ready,
             None => {
-                let connection = handshake(tcp::connect(&self.host, self.port).await?).await?;
+                let connection = self.open().await?;
                 let ready = connection.ready();
                 let generation = seen.map_or(0, |generation| generation + 1);
                 *self.current.borrow_mut() = Some((connection, generation));
@@ -79,5 +84,27 @@ impl Reconnect {
         };
         drop(opening);
         ready.await.map_err(status_from_h2)
+    }
+
+    /// Opens a connection: resolves the host, connects over TCP and performs the HTTP/2
+    /// handshake, within the connect timeout if there is one.
+    ///
+    /// Errors: `Unavailable` when the name does not resolve, the server cannot be reached, or
+    /// not within the connect timeout; `PermissionDenied` (naming the address) when the host
+    /// did not grant access to it.
+    async fn open(&self) -> Result<H2Connection, Status> {
+        let open = async { handshake(tcp::connect(&self.host, self.port).await?).await };
+        let Some(timeout) = self.connect_timeout else {
+            return open.await;
+        };
+        let mut deadline = Deadline::after(timeout);
+        let expired = async {
+            poll_fn(|cx| deadline.poll_elapsed(cx)).await;
+            Err(Status::unavailable(format!(
+                "no connection to {}:{} within the connect timeout ({timeout:?})",
+                self.host, self.port
+            )))
+        };
+        futures_lite::future::or(open, expired).await
     }
 }

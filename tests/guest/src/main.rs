@@ -1,8 +1,9 @@
 //! e2e-guest: runs one end-to-end scenario against the harness's echo server.
 //!
 //! Usage: `e2e-guest URI SCENARIO [N]`, with the transport in the environment variable
-//! `TRANSPORT` (`sockets`, the default, `wasi-http` or `grpc-web`), and `CONNECT=lazy` for a
-//! channel made with `Endpoint::connect_lazy`. Prints one line: `ok: DETAILS` when the scenario's
+//! `TRANSPORT` (`sockets`, the default, `wasi-http` or `grpc-web`), `CONNECT=lazy` for a
+//! channel made with `Endpoint::connect_lazy`, and `CONNECT_TIMEOUT_MS` for
+//! `Endpoint::connect_timeout`. Prints one line: `ok: DETAILS` when the scenario's
 //! checks passed, `status: CODE MESSAGE` when a call failed with a status (`CODE` is the number)
 //! and `check failed: WHAT` when a reply was not what the scenario expected. The host-side
 //! tests assert on that line. Exit code 0 unless the arguments are wrong.
@@ -51,7 +52,13 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
         Ok("grpc-web") => Transport::GrpcWeb,
         _ => Transport::Sockets,
     };
-    let endpoint = Channel::from_shared(uri)?.transport(transport);
+    let mut endpoint = Channel::from_shared(uri)?.transport(transport);
+    if let Some(ms) = std::env::var("CONNECT_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        endpoint = endpoint.connect_timeout(Duration::from_millis(ms));
+    }
     let channel = match std::env::var("CONNECT").as_deref() {
         Ok("lazy") => endpoint.connect_lazy()?,
         _ => endpoint.connect().await?,
