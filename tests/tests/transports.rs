@@ -205,6 +205,30 @@ mod sockets {
     }
 
     #[test]
+    fn a_call_in_flight_when_the_server_stops_gracefully_runs_to_its_end() {
+        // Stopping, tonic sends GOAWAY, then waits for the calls it had accepted.
+        let server = server();
+        let (addr, uri) = (server.addr(), server.uri());
+        let guest = std::thread::spawn(move || {
+            run_scenario(
+                Mode::Sockets,
+                &[&uri, "in-flight", "1000"],
+                &[],
+                Mode::Sockets.grant(addr),
+            )
+        });
+        while server.connections_accepted() == 0 && !guest.is_finished() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let stopping = std::time::Instant::now();
+        drop(server);
+        // The server waited for the call: it was in flight when the GOAWAY went out.
+        assert!(stopping.elapsed() > Duration::from_millis(300));
+        assert_eq!(guest.join().unwrap(), r#"ok: reply "in-flight""#);
+    }
+
+    #[test]
     fn a_server_that_does_not_answer_hits_the_connect_timeout() {
         // A listener whose accept queue is full drops new connections' SYNs: connecting to it
         // hangs.

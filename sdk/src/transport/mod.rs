@@ -179,8 +179,9 @@ impl Endpoint {
     /// connects on the first call).
     ///
     /// Errors: those of [`Endpoint::connect_lazy`]; `Unavailable` when the name does not
-    /// resolve or the server cannot be reached; `PermissionDenied` (naming the address) when
-    /// the host did not grant the guest access to it.
+    /// resolve, the server cannot be reached, or not within [`Endpoint::connect_timeout`];
+    /// `PermissionDenied` (naming the address) when the host did not grant the guest access
+    /// to it.
     pub async fn connect(&self) -> Result<Channel, Status> {
         let channel = self.connect_lazy()?;
         // Irrefutable in a build with the sockets transport only.
@@ -275,9 +276,10 @@ fn parse_uri(uri: Uri) -> Result<Uri, Status> {
 /// Over [`Transport::Sockets`] it is one HTTP/2 connection, concurrent calls multiplexed as
 /// HTTP/2 streams, closed when the last clone and the last call on it are dropped. When the
 /// server closes the connection (it restarts, or sends GOAWAY), the next call opens a new one
-/// to the same address, as tonic's channel does; calls in flight on the old connection fail
-/// with `Unavailable`, and a call that cannot open the new one fails with the connect error
-/// (no backoff: the call after it tries again). Over the
+/// to the same address, as tonic's channel does. Calls in flight on the old connection fail
+/// with `Unavailable` (after a GOAWAY, those the server had accepted run to their end), and a
+/// call that cannot open the new one fails with the connect error (no backoff: the call after
+/// it tries again). Over the
 /// `wasi:http` transports each call is a request the host sends on connections it manages.
 /// Cheap to clone (clones share the connection). Not `Send`: guests are single-threaded.
 ///

@@ -8,7 +8,8 @@
 //! their own. If the new connection cannot be opened, that call fails with the connect error
 //! (`Unavailable`, or `PermissionDenied`), and the call after it tries again: there is no
 //! backoff and no retry of a call. Calls in flight when the connection closed fail with
-//! `Unavailable` (see `status_from_h2`).
+//! `Unavailable` (see `status_from_h2`); after a GOAWAY, those the server had accepted (up to
+//! its last stream ID) run to their end on the old connection.
 
 use std::cell::RefCell;
 use std::future::poll_fn;

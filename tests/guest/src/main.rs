@@ -321,6 +321,13 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
         }
         "reconnect" => reconnect(&mut client).await?,
         "no-call" => Ok("no call made".into()),
+        "in-flight" => {
+            // A call the server answers after N ms (the test stops the server meanwhile).
+            let reply = client
+                .unary_echo(request(format!("sleep:{n}:in-flight")))
+                .await?;
+            Ok(format!("reply {:?}", reply.into_inner().message))
+        }
         "fault-paced" => {
             // One client-streaming call to the fault FAULT: N messages, 5 ms apart.
             let messages = futures::stream::iter(0..n).then(|i| async move {
