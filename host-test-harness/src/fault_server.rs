@@ -8,6 +8,7 @@
 //! | `reset-N` | answers the request with RST_STREAM, error code `N` |
 //! | `goaway` | sends GOAWAY (`NO_ERROR`) and closes the connection |
 //! | `drop-connection` | sends one message, then closes the TCP connection mid-stream |
+//! | `freeze` | stops serving the connection for 60 s, keeping it open: no answers, not even to PING |
 //! | `truncated` | a body that ends inside a message, then `grpc-status: 0` |
 //! | `no-status` | a message, then trailers without `grpc-status` |
 //! | `no-trailers` | a message, then the end of the stream without trailers |
@@ -41,6 +42,7 @@ use crate::test_server::TestServer;
 enum ConnectionAction {
     GoAway,
     Drop,
+    Freeze,
 }
 
 /// Starts the fault server on `addr` (port 0 picks a free one), on its own thread and
@@ -89,6 +91,10 @@ async fn serve_connection(socket: tokio::net::TcpStream) {
                     connection.abrupt_shutdown(Reason::NO_ERROR);
                     // Drive the connection until the GOAWAY is out and it closes.
                     while let Some(Ok(_)) = connection.accept().await {}
+                    return;
+                }
+                Some(ConnectionAction::Freeze) => {
+                    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
                     return;
                 }
                 Some(ConnectionAction::Drop) | None => return,
@@ -180,6 +186,10 @@ async fn answer(
             }
             "goaway" => {
                 let _ = actions.send(ConnectionAction::GoAway);
+                tokio::time::sleep(HOLD).await;
+            }
+            "freeze" => {
+                let _ = actions.send(ConnectionAction::Freeze);
                 tokio::time::sleep(HOLD).await;
             }
             "drop-connection" => {

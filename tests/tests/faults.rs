@@ -99,6 +99,56 @@ fn after_the_server_closed_the_connection_the_next_calls_share_a_new_one() {
 }
 
 #[test]
+fn keepalive_finds_a_server_that_stopped_answering() {
+    // The server stops serving the connection mid-call. With keepalive the call fails with
+    // Unavailable once a PING goes unanswered; without it only the 3 s deadline ends it.
+    let server = fault_server();
+    let run = |keepalive: &[(&str, &str)]| {
+        let mut env = vec![("FAULT", "freeze"), ("TIMEOUT_MS", "3000")];
+        env.extend_from_slice(keepalive);
+        run_scenario(
+            Mode::Sockets,
+            &[&server.uri(), "fault"],
+            &env,
+            Mode::Sockets.grant(server.addr()),
+        )
+    };
+    let keepalive = [("KEEPALIVE_MS", "100"), ("KEEPALIVE_TIMEOUT_MS", "200")];
+    assert_eq!(
+        run(&keepalive),
+        "status: 14 the server did not answer a keepalive PING within 200ms"
+    );
+    assert_eq!(run(&[]), "status: 4 deadline of 3s exceeded");
+}
+
+#[test]
+fn keepalive_pings_an_idle_connection_only_when_asked() {
+    // Keepalive every 50 ms, then 500 ms without a call: PINGs only with while_idle.
+    for (idle, expect_pings) in [(false, false), (true, true)] {
+        let server = fault_server();
+        let mut env = vec![("KEEPALIVE_MS", "50")];
+        if idle {
+            env.push(("KEEPALIVE_IDLE", "1"));
+        }
+        let verdict = run_scenario(
+            Mode::Sockets,
+            &[&server.uri(), "pings-after-idle", "500"],
+            &env,
+            Mode::Sockets.grant(server.addr()),
+        );
+        let pings: usize = verdict
+            .strip_prefix(r#"ok: reply "pings="#)
+            .and_then(|rest| rest.strip_suffix('"'))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{verdict}"));
+        assert_eq!(pings >= 2, expect_pings, "while_idle {idle}: {verdict}");
+        if !idle {
+            assert_eq!(pings, 0, "{verdict}");
+        }
+    }
+}
+
+#[test]
 fn body_ending_inside_a_message_is_internal() {
     let out = fault("truncated", None);
     assert_eq!(code_of(&out), 13, "{out}");

@@ -19,6 +19,7 @@ use wstd::runtime::Task;
 use super::RequestBody;
 use super::bursts::Bursts;
 use super::coalesce::poll_connection;
+use super::keepalive::{self, KeepAlive};
 use super::tcp::TcpIo;
 use crate::runtime::{spawn, spawn_unless_ready};
 use crate::status::{Code, Status};
@@ -31,37 +32,75 @@ const STREAM_WINDOW: u32 = 8 * 1024 * 1024;
 /// Connection-wide receive window: 16 MiB.
 const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 
-/// An open HTTP/2 connection: the handle that opens streams on it, and its [`IdlePings`].
+/// An open HTTP/2 connection: the handle that opens streams on it, and its
+/// [`ConnectionState`].
 #[derive(Clone)]
 pub(crate) struct H2Connection {
     send_request: SendRequest<Bytes>,
-    pings: Rc<IdlePings>,
+    state: Rc<ConnectionState>,
 }
 
-/// Performs the HTTP/2 handshake over `io` and spawns the connection task.
+/// What the calls on a connection and its task share.
+pub(crate) struct ConnectionState {
+    pub(crate) pings: Pings,
+    /// Calls whose response body has not been dropped yet.
+    open_calls: Cell<usize>,
+    /// Why this client closed the connection (keepalive), given to the calls that ended.
+    closed: RefCell<Option<Status>>,
+}
+
+impl ConnectionState {
+    /// Whether any call is open on the connection.
+    pub(crate) fn has_open_calls(&self) -> bool {
+        self.open_calls.get() > 0
+    }
+}
+
+/// Performs the HTTP/2 handshake over `io` and spawns the connection task, which also sends
+/// the `keepalive` PINGs, if any, and closes the connection if they go unanswered.
 ///
 /// Errors: `Unavailable` if the preface cannot be written.
-pub(crate) async fn handshake(io: TcpIo) -> Result<H2Connection, Status> {
+pub(crate) async fn handshake(
+    io: TcpIo,
+    keepalive: Option<KeepAlive>,
+) -> Result<H2Connection, Status> {
     let put_off = io.put_off();
+    let received = io.received();
     let (send_request, mut connection) = h2::client::Builder::new()
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .handshake::<_, Bytes>(io)
         .await
         .map_err(status_from_h2)?;
-    let pings = Rc::new(IdlePings {
-        ping_pong: RefCell::new(connection.ping_pong()),
-        unanswered: Cell::new(0),
+    let state = Rc::new(ConnectionState {
+        pings: Pings {
+            ping_pong: RefCell::new(connection.ping_pong()),
+            unanswered: Cell::new(0),
+        },
+        open_calls: Cell::new(0),
+        closed: RefCell::new(None),
     });
+    let task_state = state.clone();
     spawn(async move {
         let mut connection = std::pin::pin!(connection);
         // A connection error reaches every open stream as that stream's error.
-        let _ = poll_fn(|cx| poll_connection(connection.as_mut(), &put_off, cx)).await;
+        let run = async {
+            let _ = poll_fn(|cx| poll_connection(connection.as_mut(), &put_off, cx)).await;
+        };
+        let Some(keepalive) = keepalive else {
+            return run.await;
+        };
+        let watch = async {
+            let status = keepalive::watch(keepalive, &task_state, &received).await;
+            // Dropping the connection ends its streams; their calls get this status.
+            *task_state.closed.borrow_mut() = Some(status);
+        };
+        futures_lite::future::or(run, watch).await;
     })
     .detach();
     Ok(H2Connection {
         send_request,
-        pings,
+        state,
     })
 }
 
@@ -72,17 +111,18 @@ impl H2Connection {
     /// Errors: the connection can take no new stream (it closed, or the server sent GOAWAY).
     pub(crate) fn ready(&self) -> impl Future<Output = Result<H2Connection, h2::Error>> + use<> {
         let ready = self.send_request.clone().ready();
-        let pings = self.pings.clone();
+        let state = self.state.clone();
         async move {
             Ok(H2Connection {
                 send_request: ready.await?,
-                pings,
+                state,
             })
         }
     }
 }
 
-/// PINGs that make the server acknowledge a request stream's DATA at once.
+/// The PINGs this client sends: keepalive PINGs (see `keepalive.rs`), and PINGs that make the
+/// server acknowledge a request stream's DATA at once.
 ///
 /// When a request stream's producer pauses, its last DATA can sit unacknowledged: a server
 /// that sends nothing back delays its TCP ACK (about 40 ms on Linux), and Nagle's algorithm,
@@ -95,23 +135,27 @@ impl H2Connection {
 /// At most [`MAX_UNANSWERED_PINGS`] go out until the server next sends DATA: servers count
 /// PINGs they did not expect (grpc-go closes the connection with ENHANCE_YOUR_CALM
 /// "too_many_pings" at the fourth after its last DATA or HEADERS).
-pub(crate) struct IdlePings {
+pub(crate) struct Pings {
     /// `None` if h2 gave none (it gives it once, at the handshake).
     ping_pong: RefCell<Option<PingPong>>,
     /// PINGs sent since the server last sent DATA.
     unanswered: Cell<u8>,
 }
 
-/// See [`IdlePings`]: grpc-go's server tolerates three (it counts a strike from the second).
+/// See [`Pings`]: grpc-go's server tolerates three (it counts a strike from the second).
 const MAX_UNANSWERED_PINGS: u8 = 2;
 
-impl IdlePings {
+impl Pings {
     /// Queues a PING after a request stream's producer went idle, unless one is in flight (its
     /// answer will do) or the server has not sent DATA since the last [`MAX_UNANSWERED_PINGS`].
     fn after_idle_burst(&self) {
-        if self.unanswered.get() >= MAX_UNANSWERED_PINGS {
-            return;
+        if self.unanswered.get() < MAX_UNANSWERED_PINGS {
+            self.send();
         }
+    }
+
+    /// Queues a PING, unless one is in flight (its answer will do).
+    pub(crate) fn send(&self) {
         let mut ping_pong = self.ping_pong.borrow_mut();
         let Some(ping_pong) = ping_pong.as_mut() else {
             return;
@@ -129,10 +173,36 @@ impl IdlePings {
     }
 }
 
+/// A call open on a connection, counted in its [`ConnectionState`] until dropped.
+struct OpenCall(Rc<ConnectionState>);
+
+impl OpenCall {
+    fn new(state: Rc<ConnectionState>) -> OpenCall {
+        state.open_calls.set(state.open_calls.get() + 1);
+        OpenCall(state)
+    }
+
+    /// The status of a call that failed with `e`: the request body's own error if producing it
+    /// failed first (`send_error`), else why this client closed the connection, if it did,
+    /// else `e`'s (see [`status_from_h2`]).
+    fn error(&self, send_error: &RefCell<Option<Status>>, e: h2::Error) -> Status {
+        send_error
+            .take()
+            .or_else(|| self.0.closed.borrow().clone())
+            .unwrap_or_else(|| status_from_h2(e))
+    }
+}
+
+impl Drop for OpenCall {
+    fn drop(&mut self) {
+        self.0.open_calls.set(self.0.open_calls.get() - 1);
+    }
+}
+
 /// The receiving half of a call, and the task still sending its request body, if any.
 pub(crate) struct H2Body {
     recv: RecvStream,
-    pings: Rc<IdlePings>,
+    call: OpenCall,
     /// The request body sender; dropping it (with this body) cancels it.
     _sender: Option<Task<()>>,
     /// An error the sender hit while producing the request (it resets the stream after).
@@ -151,8 +221,9 @@ pub(crate) async fn call(
 ) -> Result<(http::response::Parts, H2Body), Status> {
     let H2Connection {
         mut send_request,
-        pings,
+        state,
     } = connection;
+    let call = OpenCall::new(state.clone());
     let send_error = Rc::new(RefCell::new(None));
     let (response, sender) = match body {
         RequestBody::Once(bytes) => {
@@ -168,25 +239,20 @@ pub(crate) async fn call(
                 .send_request(request, false)
                 .map_err(status_from_h2)?;
             // Messages ready at once are queued with the HEADERS frame, in this poll.
-            let sender = spawn_unless_ready(send_stream(
-                send,
-                messages,
-                pings.clone(),
-                send_error.clone(),
-            ));
+            let sender = spawn_unless_ready(send_stream(send, messages, state, send_error.clone()));
             (response, sender.await)
         }
     };
     let response = match response.await {
         Ok(response) => response,
-        Err(e) => return Err(send_error.take().unwrap_or_else(|| status_from_h2(e))),
+        Err(e) => return Err(call.error(&send_error, e)),
     };
     let (parts, recv) = response.into_parts();
     Ok((
         parts,
         H2Body {
             recv,
-            pings,
+            call,
             _sender: sender,
             send_error,
         },
@@ -201,7 +267,7 @@ const EAGER_SEND_LIMIT: usize = 65_535;
 const BURST_SIZE: usize = 32 * 1024;
 
 /// Sends the messages of `messages` as they are produced, gathered into [`Bursts`], then ends
-/// the stream. A burst after which the producer is idle goes with a PING ([`IdlePings`]).
+/// the stream. A burst after which the producer is idle goes with a PING ([`Pings`]).
 ///
 /// Until a message has to be waited for, bursts (up to [`EAGER_SEND_LIMIT`] bytes) are queued
 /// at once, without waiting for capacity, which a stream that is not open yet does not have.
@@ -212,7 +278,7 @@ const BURST_SIZE: usize = 32 * 1024;
 async fn send_stream(
     mut send: SendStream<Bytes>,
     messages: super::MessageStream,
-    pings: Rc<IdlePings>,
+    state: Rc<ConnectionState>,
     error: Rc<RefCell<Option<Status>>>,
 ) {
     let mut bursts = Bursts::new(messages, BURST_SIZE);
@@ -230,7 +296,7 @@ async fn send_stream(
                 };
                 if burst.idle {
                     eager = EAGER_SEND_LIMIT;
-                    pings.after_idle_burst();
+                    state.pings.after_idle_burst();
                 }
                 sent
             }
@@ -277,7 +343,7 @@ impl H2Body {
     ) -> Poll<Option<Result<Bytes, Status>>> {
         match ready!(self.recv.poll_data(cx)) {
             Some(Ok(bytes)) => {
-                self.pings.data_received();
+                self.call.0.pings.data_received();
                 // Releasing never fails for bytes just received on an open stream.
                 let _ = self.recv.flow_control().release_capacity(bytes.len());
                 Poll::Ready(Some(Ok(bytes)))
@@ -297,7 +363,7 @@ impl H2Body {
     }
 
     fn error(&self, e: h2::Error) -> Status {
-        self.send_error.take().unwrap_or_else(|| status_from_h2(e))
+        self.call.error(&self.send_error, e)
     }
 }
 

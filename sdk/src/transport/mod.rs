@@ -19,6 +19,8 @@ mod frames;
 #[cfg(feature = "sockets")]
 mod h2;
 #[cfg(feature = "sockets")]
+mod keepalive;
+#[cfg(feature = "sockets")]
 mod reconnect;
 #[cfg(feature = "sockets")]
 mod tcp;
@@ -101,6 +103,9 @@ impl ResponseBody {
     }
 }
 
+/// How long a keepalive PING waits for an answer unless set: 20 s, tonic's default.
+const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// The `user-agent` sent with every call.
 const USER_AGENT: &str = concat!("grpc-wasi/", env!("CARGO_PKG_VERSION"));
 
@@ -129,6 +134,9 @@ pub struct Endpoint {
     transport: Transport,
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
+    keep_alive_interval: Option<Duration>,
+    keep_alive_timeout: Duration,
+    keep_alive_while_idle: bool,
 }
 
 impl Endpoint {
@@ -140,6 +148,9 @@ impl Endpoint {
             transport: Transport::default(),
             timeout: None,
             connect_timeout: None,
+            keep_alive_interval: None,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
+            keep_alive_while_idle: false,
         }
     }
 
@@ -164,6 +175,36 @@ impl Endpoint {
     /// the call, with `Unavailable`. The `wasi:http` transports leave connecting to the host.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Sends an HTTP/2 PING on each [`Transport::Sockets`] connection after `interval` in
+    /// which nothing came from the server, while calls are open (see
+    /// [`Endpoint::keep_alive_while_idle`]); if nothing comes back within
+    /// [`Endpoint::keep_alive_timeout`], the connection is closed, its calls fail with
+    /// `Unavailable` ("the server did not answer a keepalive PING"), and the next call opens a
+    /// new one. Default: no keepalive. As tonic's `Endpoint::http2_keep_alive_interval` and
+    /// grpc-go's client keepalive (gRFC A8). Servers limit how often they accept PINGs (grpc-go
+    /// by default once every 5 minutes while it sends nothing, then closes the connection with
+    /// ENHANCE_YOUR_CALM): keep `interval` above the server's policy. Keepalive runs while the
+    /// guest's reactor does (inside [`block_on`](crate::block_on) or a `wstd` main).
+    pub fn http2_keep_alive_interval(mut self, interval: Duration) -> Self {
+        self.keep_alive_interval = Some(interval);
+        self
+    }
+
+    /// How long a keepalive PING waits for anything from the server before the connection is
+    /// closed (default 20 s, as tonic's). Has no effect without
+    /// [`Endpoint::http2_keep_alive_interval`].
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// Whether keepalive PINGs are also sent while no call is open (default `false`, as
+    /// tonic's). Has no effect without [`Endpoint::http2_keep_alive_interval`].
+    pub fn keep_alive_while_idle(mut self, while_idle: bool) -> Self {
+        self.keep_alive_while_idle = while_idle;
         self
     }
 
@@ -216,7 +257,20 @@ impl Endpoint {
         let connection = match self.transport {
             #[cfg(feature = "sockets")]
             Transport::Sockets => {
-                Connection::H2(reconnect::Reconnect::new(host, port, self.connect_timeout))
+                let keepalive = self
+                    .keep_alive_interval
+                    .map(|interval| keepalive::KeepAlive {
+                        interval,
+                        timeout: self.keep_alive_timeout,
+                        while_idle: self.keep_alive_while_idle,
+                    });
+                let connect_timeout = self.connect_timeout;
+                Connection::H2(reconnect::Reconnect::new(
+                    host,
+                    port,
+                    connect_timeout,
+                    keepalive,
+                ))
             }
             #[cfg(feature = "wasi-http")]
             Transport::WasiHttp | Transport::GrpcWeb => Connection::WasiHttp {

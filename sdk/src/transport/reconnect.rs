@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 use super::h2::{H2Connection, handshake, status_from_h2};
+use super::keepalive::KeepAlive;
 use super::tcp;
 use crate::runtime::Deadline;
 use crate::status::Status;
@@ -29,6 +30,8 @@ pub(crate) struct Reconnect {
     port: u16,
     /// The most time opening a connection may take.
     connect_timeout: Option<Duration>,
+    /// The keepalive PINGs of each connection, if any.
+    keepalive: Option<KeepAlive>,
     /// The last connection opened, and how many were opened before it; `None` before the
     /// first.
     current: RefCell<Option<(H2Connection, u64)>>,
@@ -38,12 +41,18 @@ pub(crate) struct Reconnect {
 
 impl Reconnect {
     /// A channel's connection to `host:port`, not opened yet; opening one may take at most
-    /// `connect_timeout`, if given.
-    pub(crate) fn new(host: String, port: u16, connect_timeout: Option<Duration>) -> Reconnect {
+    /// `connect_timeout`, if given, and each sends `keepalive` PINGs, if given.
+    pub(crate) fn new(
+        host: String,
+        port: u16,
+        connect_timeout: Option<Duration>,
+        keepalive: Option<KeepAlive>,
+    ) -> Reconnect {
         Reconnect {
             host,
             port,
             connect_timeout,
+            keepalive,
             current: RefCell::new(None),
             opening: Mutex::new(()),
         }
@@ -94,7 +103,10 @@ impl Reconnect {
     /// not within the connect timeout; `PermissionDenied` (naming the address) when the host
     /// did not grant access to it.
     async fn open(&self) -> Result<H2Connection, Status> {
-        let open = async { handshake(tcp::connect(&self.host, self.port).await?).await };
+        let open = async {
+            let io = tcp::connect(&self.host, self.port).await?;
+            handshake(io, self.keepalive).await
+        };
         let Some(timeout) = self.connect_timeout else {
             return open.await;
         };

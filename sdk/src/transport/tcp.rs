@@ -46,6 +46,8 @@ pub(crate) struct TcpIo {
     read_buf: Bytes,
     /// Bytes handed to h2 since a read last returned `Pending`.
     read_since_pending: usize,
+    /// Bytes read from the host in all, shared with the keepalive.
+    received: Rc<Cell<u64>>,
     write_buf: WriteBuffer,
     input: InputStream,
     output: OutputStream,
@@ -157,6 +159,7 @@ async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
         write_ready: Readiness::default(),
         read_buf: Bytes::new(),
         read_since_pending: 0,
+        received: Rc::default(),
         write_buf: WriteBuffer::default(),
         input,
         output,
@@ -169,6 +172,11 @@ impl TcpIo {
     /// polls h2 with [`poll_connection`](super::coalesce::poll_connection).
     pub(crate) fn put_off(&self) -> Rc<Cell<PutOff>> {
         self.write_buf.put_off()
+    }
+
+    /// The count of bytes read from the host so far, kept up to date.
+    pub(crate) fn received(&self) -> Rc<Cell<u64>> {
+        self.received.clone()
     }
 
     /// Hands the whole write buffer to the host.
@@ -198,7 +206,11 @@ impl AsyncRead for TcpIo {
                 return Poll::Pending;
             };
             match read? {
-                Some(bytes) => this.read_buf = Bytes::from(bytes),
+                Some(bytes) => {
+                    let total = this.received.get().wrapping_add(bytes.len() as u64);
+                    this.received.set(total);
+                    this.read_buf = Bytes::from(bytes);
+                }
                 None => return Poll::Ready(Ok(())),
             }
         }

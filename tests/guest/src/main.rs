@@ -2,11 +2,12 @@
 //!
 //! Usage: `e2e-guest URI SCENARIO [N]`, with the transport in the environment variable
 //! `TRANSPORT` (`sockets`, the default, `wasi-http` or `grpc-web`), `CONNECT=lazy` for a
-//! channel made with `Endpoint::connect_lazy`, and `CONNECT_TIMEOUT_MS` for
-//! `Endpoint::connect_timeout`. Prints one line: `ok: DETAILS` when the scenario's
-//! checks passed, `status: CODE MESSAGE` when a call failed with a status (`CODE` is the number)
-//! and `check failed: WHAT` when a reply was not what the scenario expected. The host-side
-//! tests assert on that line. Exit code 0 unless the arguments are wrong.
+//! channel made with `Endpoint::connect_lazy`, `CONNECT_TIMEOUT_MS` for
+//! `Endpoint::connect_timeout`, and `KEEPALIVE_MS`, `KEEPALIVE_TIMEOUT_MS` and
+//! `KEEPALIVE_IDLE` (set: true) for the keepalive settings. Prints one line: `ok: DETAILS`
+//! when the scenario's checks passed, `status: CODE MESSAGE` when a call failed with a status
+//! (`CODE` is the number) and `check failed: WHAT` when a reply was not what the scenario
+//! expected. The host-side tests assert on that line. Exit code 0 unless the arguments are wrong.
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
@@ -53,11 +54,18 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
         _ => Transport::Sockets,
     };
     let mut endpoint = Channel::from_shared(uri)?.transport(transport);
-    if let Some(ms) = std::env::var("CONNECT_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        endpoint = endpoint.connect_timeout(Duration::from_millis(ms));
+    let ms = |var: &str| std::env::var(var).ok().and_then(|v| v.parse().ok());
+    if let Some(timeout) = ms("CONNECT_TIMEOUT_MS") {
+        endpoint = endpoint.connect_timeout(Duration::from_millis(timeout));
+    }
+    if let Some(interval) = ms("KEEPALIVE_MS") {
+        endpoint = endpoint.http2_keep_alive_interval(Duration::from_millis(interval));
+    }
+    if let Some(timeout) = ms("KEEPALIVE_TIMEOUT_MS") {
+        endpoint = endpoint.keep_alive_timeout(Duration::from_millis(timeout));
+    }
+    if std::env::var("KEEPALIVE_IDLE").is_ok() {
+        endpoint = endpoint.keep_alive_while_idle(true);
     }
     let channel = match std::env::var("CONNECT").as_deref() {
         Ok("lazy") => endpoint.connect_lazy()?,
@@ -321,6 +329,18 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
         }
         "reconnect" => reconnect(&mut client).await?,
         "no-call" => Ok("no call made".into()),
+        "pings-after-idle" => {
+            // A call, N ms without one, then the fault `pings`: the PINGs sent meanwhile.
+            let mut grpc = Grpc::new(channel);
+            let ok = PathAndQuery::from_static("/fault.Fault/ok");
+            let _: grpc_wasi::Response<EchoResponse> =
+                grpc.unary(Request::new(request("x")), ok).await?;
+            wstd::task::sleep(wstd::time::Duration::from_millis(n as u64)).await;
+            let pings = PathAndQuery::from_static("/fault.Fault/pings");
+            let reply: grpc_wasi::Response<EchoResponse> =
+                grpc.unary(Request::new(request("x")), pings).await?;
+            Ok(format!("reply {:?}", reply.into_inner().message))
+        }
         "in-flight" => {
             // A call the server answers after N ms (the test stops the server meanwhile).
             let reply = client
