@@ -119,6 +119,16 @@ fn keepalive_finds_a_server_that_stopped_answering() {
         "status: 14 the server did not answer a keepalive PING within 200ms"
     );
     assert_eq!(run(&[]), "status: 4 deadline of 3s exceeded");
+    // The next call on the channel opens a new connection.
+    let mut env = vec![("FAULT", "freeze")];
+    env.extend_from_slice(&keepalive);
+    let verdict = run_scenario(
+        Mode::Sockets,
+        &[&server.uri(), "fault-then-ok", "1"],
+        &env,
+        Mode::Sockets.grant(server.addr()),
+    );
+    assert_eq!(verdict, r#"ok: first status 14, then 1 replies {"ok"}"#);
 }
 
 #[test]
