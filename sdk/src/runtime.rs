@@ -84,16 +84,26 @@ impl Deadline {
         Status::deadline_exceeded(format!("deadline of {:?} exceeded", self.timeout))
     }
 
+    /// Waits until the deadline has passed.
+    pub(crate) async fn elapsed(&mut self) {
+        std::future::poll_fn(|cx| self.poll_elapsed(cx)).await;
+    }
+
     /// Runs `call` until it ends or the deadline passes, whichever is first; dropping `call`
-    /// cancels it (for HTTP/2, a RST_STREAM).
+    /// cancels it (for HTTP/2, a RST_STREAM). Errors: `call`'s, or [`Deadline::exceeded`].
     pub(crate) async fn run<T>(
         &mut self,
         call: impl Future<Output = Result<T, Status>>,
     ) -> Result<T, Status> {
         let elapsed = async {
-            std::future::poll_fn(|cx| self.poll_elapsed(cx)).await;
+            self.elapsed().await;
             Err(self.exceeded())
         };
         futures_lite::future::or(call, elapsed).await
     }
+}
+
+/// Waits `duration` on the monotonic clock.
+pub(crate) async fn sleep(duration: Duration) {
+    Deadline::after(duration).elapsed().await;
 }

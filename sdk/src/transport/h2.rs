@@ -182,6 +182,11 @@ impl OpenCall {
         OpenCall(state)
     }
 
+    /// The state of the call's connection.
+    fn state(&self) -> &Rc<ConnectionState> {
+        &self.0
+    }
+
     /// The status of a call that failed with `e`: the request body's own error if producing it
     /// failed first (`send_error`), else why this client closed the connection, if it did,
     /// else `e`'s (see [`status_from_h2`]).
@@ -223,7 +228,7 @@ pub(crate) async fn call(
         mut send_request,
         state,
     } = connection;
-    let call = OpenCall::new(state.clone());
+    let call = OpenCall::new(state);
     let send_error = Rc::new(RefCell::new(None));
     let (response, sender) = match body {
         RequestBody::Once(bytes) => {
@@ -239,6 +244,7 @@ pub(crate) async fn call(
                 .send_request(request, false)
                 .map_err(status_from_h2)?;
             // Messages ready at once are queued with the HEADERS frame, in this poll.
+            let state = call.state().clone();
             let sender = spawn_unless_ready(send_stream(send, messages, state, send_error.clone()));
             (response, sender.await)
         }
@@ -343,7 +349,7 @@ impl H2Body {
     ) -> Poll<Option<Result<Bytes, Status>>> {
         match ready!(self.recv.poll_data(cx)) {
             Some(Ok(bytes)) => {
-                self.call.0.pings.data_received();
+                self.call.state().pings.data_received();
                 // Releasing never fails for bytes just received on an open stream.
                 let _ = self.recv.flow_control().release_capacity(bytes.len());
                 Poll::Ready(Some(Ok(bytes)))

@@ -10,11 +10,10 @@
 //! minutes while it sends nothing), so keep the interval above the server's policy.
 
 use std::cell::Cell;
-use std::future::poll_fn;
 use std::time::Duration;
 
 use super::h2::ConnectionState;
-use crate::runtime::Deadline;
+use crate::runtime;
 use crate::status::Status;
 
 /// When to send keepalive PINGs, and how long to wait for an answer.
@@ -49,7 +48,7 @@ pub(crate) async fn watch(
         let wait = waited.map_or(interval, |waited| {
             interval.min(timeout.saturating_sub(waited))
         });
-        sleep(wait).await;
+        runtime::sleep(wait).await;
         if received.get() != seen {
             seen = received.get();
             waited = None;
@@ -69,10 +68,4 @@ pub(crate) async fn watch(
             None => {}
         }
     }
-}
-
-/// Waits `duration` on the monotonic clock.
-async fn sleep(duration: Duration) {
-    let mut deadline = Deadline::after(duration);
-    poll_fn(|cx| deadline.poll_elapsed(cx)).await;
 }

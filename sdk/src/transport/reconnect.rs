@@ -12,7 +12,6 @@
 //! its last stream ID) run to their end on the old connection.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
@@ -112,7 +111,7 @@ impl Reconnect {
         };
         let mut deadline = Deadline::after(timeout);
         let expired = async {
-            poll_fn(|cx| deadline.poll_elapsed(cx)).await;
+            deadline.elapsed().await;
             Err(Status::unavailable(format!(
                 "no connection to {}:{} within the connect timeout ({timeout:?})",
                 self.host, self.port
