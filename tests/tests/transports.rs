@@ -97,15 +97,39 @@ fn unknown_method_is_unimplemented(mode: Mode) {
 }
 
 fn nothing_listening_is_unavailable(mode: Mode) {
+    nothing_listening_is_unavailable_with(mode, &[]);
+}
+
+/// A unary call, the guest's environment `env`, to a port nothing listens on: `Unavailable`,
+/// naming the address.
+fn nothing_listening_is_unavailable_with(mode: Mode, env: &[(&str, &str)]) {
     // Bind a port, then free it: nothing listens there any more.
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
     let uri = format!("http://{addr}");
-    let out = run_scenario(mode, &[&uri, "unary"], &[], mode.grant(addr));
+    let out = run_scenario(mode, &[&uri, "unary"], env, mode.grant(addr));
     assert_eq!(code_of(&out), Some("14"), "{out}");
     assert!(out.contains(&format!("{addr} refused")), "{out}");
+}
+
+/// Runs `scenario` over sockets against `server` on a thread of its own; returns once the
+/// server has accepted the guest's connection (or the guest has ended). Building the guest, on
+/// first use, may take minutes.
+fn connected_guest(server: &TestServer, scenario: &[&str]) -> std::thread::JoinHandle<String> {
+    let (addr, uri) = (server.addr(), server.uri());
+    let args: Vec<String> = std::iter::once(uri)
+        .chain(scenario.iter().map(|a| a.to_string()))
+        .collect();
+    let guest = std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_scenario(Mode::Sockets, &args, &[], Mode::Sockets.grant(addr))
+    });
+    while server.connections_accepted() == 0 && !guest.is_finished() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    guest
 }
 
 fn denied(mode: Mode) -> (std::net::SocketAddr, String) {
@@ -179,19 +203,8 @@ mod sockets {
         // The channel's connection closes with the server; a later call on the same channel
         // opens a new one. Calls made while the server is down fail with Unavailable.
         let first = server();
-        let (addr, uri) = (first.addr(), first.uri());
-        let guest = std::thread::spawn(move || {
-            run_scenario(
-                Mode::Sockets,
-                &[&uri, "reconnect"],
-                &[],
-                Mode::Sockets.grant(addr),
-            )
-        });
-        // (Building the guest, on first use, may take minutes.)
-        while first.connections_accepted() == 0 && !guest.is_finished() {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let addr = first.addr();
+        let guest = connected_guest(&first, &["reconnect"]);
         // Let the guest's first call finish before the server goes.
         std::thread::sleep(Duration::from_secs(1));
         drop(first);
@@ -208,18 +221,7 @@ mod sockets {
     fn a_call_in_flight_when_the_server_stops_gracefully_runs_to_its_end() {
         // Stopping, tonic sends GOAWAY, then waits for the calls it had accepted.
         let server = server();
-        let (addr, uri) = (server.addr(), server.uri());
-        let guest = std::thread::spawn(move || {
-            run_scenario(
-                Mode::Sockets,
-                &[&uri, "in-flight", "1000"],
-                &[],
-                Mode::Sockets.grant(addr),
-            )
-        });
-        while server.connections_accepted() == 0 && !guest.is_finished() {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let guest = connected_guest(&server, &["in-flight", "1000"]);
         std::thread::sleep(Duration::from_millis(300));
         let stopping = std::time::Instant::now();
         drop(server);
@@ -286,19 +288,7 @@ mod sockets {
             );
         }
         // The first call carries the connect error.
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let uri = format!("http://{addr}");
-        let out = run_scenario(
-            Mode::Sockets,
-            &[&uri, "unary"],
-            &lazy,
-            Mode::Sockets.grant(addr),
-        );
-        assert_eq!(code_of(&out), Some("14"), "{out}");
-        assert!(out.contains(&format!("{addr} refused")), "{out}");
+        super::nothing_listening_is_unavailable_with(Mode::Sockets, &lazy);
     }
 
     #[test]

@@ -29,9 +29,27 @@ use echo::{EchoRequest, EchoResponse};
 
 /// The path of the fault server's method for the fault named in `FAULT`.
 fn fault_path() -> Result<PathAndQuery, Status> {
-    let fault = std::env::var("FAULT").unwrap_or_default();
+    fault_path_of(&std::env::var("FAULT").unwrap_or_default())
+}
+
+/// The path of the fault server's method for the fault `fault`.
+fn fault_path_of(fault: &str) -> Result<PathAndQuery, Status> {
     PathAndQuery::try_from(format!("/fault.Fault/{fault}"))
         .map_err(|e| Status::invalid_argument(e.to_string()))
+}
+
+/// One unary call to the fault server's `fault`: the reply's message.
+async fn call_fault(grpc: &mut Grpc, fault: &str) -> Result<String, Status> {
+    let reply: grpc_wasi::Response<EchoResponse> = grpc
+        .unary(Request::new(request("x")), fault_path_of(fault)?)
+        .await?;
+    Ok(reply.into_inner().message)
+}
+
+/// The environment variable `var`, a number of milliseconds, if it is set.
+fn env_ms(var: &str) -> Option<Duration> {
+    let ms = std::env::var(var).ok()?.parse().ok()?;
+    Some(Duration::from_millis(ms))
 }
 
 fn request(message: impl Into<String>) -> EchoRequest {
@@ -54,15 +72,14 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
         _ => Transport::Sockets,
     };
     let mut endpoint = Channel::from_shared(uri)?.transport(transport);
-    let ms = |var: &str| std::env::var(var).ok().and_then(|v| v.parse().ok());
-    if let Some(timeout) = ms("CONNECT_TIMEOUT_MS") {
-        endpoint = endpoint.connect_timeout(Duration::from_millis(timeout));
+    if let Some(timeout) = env_ms("CONNECT_TIMEOUT_MS") {
+        endpoint = endpoint.connect_timeout(timeout);
     }
-    if let Some(interval) = ms("KEEPALIVE_MS") {
-        endpoint = endpoint.http2_keep_alive_interval(Duration::from_millis(interval));
+    if let Some(interval) = env_ms("KEEPALIVE_MS") {
+        endpoint = endpoint.http2_keep_alive_interval(interval);
     }
-    if let Some(timeout) = ms("KEEPALIVE_TIMEOUT_MS") {
-        endpoint = endpoint.keep_alive_timeout(Duration::from_millis(timeout));
+    if let Some(timeout) = env_ms("KEEPALIVE_TIMEOUT_MS") {
+        endpoint = endpoint.keep_alive_timeout(timeout);
     }
     if std::env::var("KEEPALIVE_IDLE").is_ok() {
         endpoint = endpoint.keep_alive_while_idle(true);
@@ -281,11 +298,8 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
             // N is unused; the fault is FAULT, the deadline TIMEOUT_MS if set.
             let path = fault_path()?;
             let mut call = Request::new(request("x"));
-            if let Some(ms) = std::env::var("TIMEOUT_MS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-            {
-                call.set_timeout(Duration::from_millis(ms));
+            if let Some(timeout) = env_ms("TIMEOUT_MS") {
+                call.set_timeout(timeout);
             }
             if let Some(encoding) = encoding_from_env("ACCEPT_CALL")? {
                 call.add_accept_compressed(encoding);
@@ -300,24 +314,14 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
         "fault-then-ok" => {
             // The fault FAULT, then N calls at once to the fault `ok`, on the same channel.
             let mut grpc = Grpc::new(channel);
-            let path = fault_path()?;
-            let first = match grpc
-                .unary::<_, EchoResponse>(Request::new(request("x")), path)
-                .await
-            {
-                Ok(reply) => {
-                    return Ok(Err(format!("the fault answered {:?}", reply.into_inner())));
-                }
+            let fault = std::env::var("FAULT").unwrap_or_default();
+            let first = match call_fault(&mut grpc, &fault).await {
+                Ok(reply) => return Ok(Err(format!("the fault answered {reply:?}"))),
                 Err(status) => status.code().as_i32(),
             };
             let calls = (0..n).map(|_| {
                 let mut grpc = grpc.clone();
-                async move {
-                    let ok = PathAndQuery::from_static("/fault.Fault/ok");
-                    let reply: grpc_wasi::Response<EchoResponse> =
-                        grpc.unary(Request::new(request("x")), ok).await?;
-                    Ok::<_, Status>(reply.into_inner().message)
-                }
+                async move { call_fault(&mut grpc, "ok").await }
             });
             let replies: BTreeSet<String> = futures::future::join_all(calls)
                 .await
@@ -332,14 +336,9 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
         "pings-after-idle" => {
             // A call, N ms without one, then the fault `pings`: the PINGs sent meanwhile.
             let mut grpc = Grpc::new(channel);
-            let ok = PathAndQuery::from_static("/fault.Fault/ok");
-            let _: grpc_wasi::Response<EchoResponse> =
-                grpc.unary(Request::new(request("x")), ok).await?;
+            call_fault(&mut grpc, "ok").await?;
             wstd::task::sleep(wstd::time::Duration::from_millis(n as u64)).await;
-            let pings = PathAndQuery::from_static("/fault.Fault/pings");
-            let reply: grpc_wasi::Response<EchoResponse> =
-                grpc.unary(Request::new(request("x")), pings).await?;
-            Ok(format!("reply {:?}", reply.into_inner().message))
+            Ok(format!("reply {:?}", call_fault(&mut grpc, "pings").await?))
         }
         "in-flight" => {
             // A call the server answers after N ms (the test stops the server meanwhile).
