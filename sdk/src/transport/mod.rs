@@ -171,8 +171,10 @@ impl Endpoint {
     /// lookup, TCP connect and HTTP/2 handshake, by [`Endpoint::connect`] or, after the
     /// connection closed, by a call) to `timeout` (default: none, so a server that does not
     /// answer keeps it waiting as long as the host's TCP connect does: minutes on Linux). As
-    /// tonic's `Endpoint::connect_timeout`. A connection not open in time fails the connect, or
-    /// the call, with `Unavailable`. The `wasi:http` transports leave connecting to the host.
+    /// tonic's `Endpoint::connect_timeout` (the gRPC spec leaves connect timeouts to clients).
+    /// A connection not open in time fails the connect, or the call, with `Unavailable`
+    /// ("no connection to HOST:PORT within the connect timeout"). The `wasi:http` transports
+    /// leave connecting to the host.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self
@@ -183,10 +185,12 @@ impl Endpoint {
     /// [`Endpoint::keep_alive_while_idle`]); if nothing comes back within
     /// [`Endpoint::keep_alive_timeout`], the connection is closed, its calls fail with
     /// `Unavailable` ("the server did not answer a keepalive PING"), and the next call opens a
-    /// new one. Default: no keepalive. As tonic's `Endpoint::http2_keep_alive_interval` and
-    /// grpc-go's client keepalive (gRFC A8). Servers limit how often they accept PINGs (grpc-go
-    /// by default once every 5 minutes while it sends nothing, then closes the connection with
-    /// ENHANCE_YOUR_CALM): keep `interval` above the server's policy. Keepalive runs while the
+    /// new one. Default: no keepalive. The PING is HTTP/2's (RFC 9113 §6.7); anything the
+    /// server sends counts as its answer. As tonic's `Endpoint::http2_keep_alive_interval` and
+    /// gRPC's client-side keepalive (gRFC A8; `GRPC_ARG_KEEPALIVE_TIME_MS` in gRPC's keepalive
+    /// guide). Servers limit how often they accept PINGs (grpc-go by default once every 5
+    /// minutes while it sends nothing, then closes the connection with ENHANCE_YOUR_CALM):
+    /// keep `interval` above the server's policy. Keepalive runs while the
     /// guest's reactor does (inside [`block_on`](crate::block_on) or a `wstd` main).
     pub fn http2_keep_alive_interval(mut self, interval: Duration) -> Self {
         self.keep_alive_interval = Some(interval);
@@ -194,7 +198,7 @@ impl Endpoint {
     }
 
     /// How long a keepalive PING waits for anything from the server before the connection is
-    /// closed (default 20 s, as tonic's). Has no effect without
+    /// closed (default 20 s, as tonic's; gRFC A8, `GRPC_ARG_KEEPALIVE_TIMEOUT_MS`). Has no effect without
     /// [`Endpoint::http2_keep_alive_interval`].
     pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
         self.keep_alive_timeout = timeout;
@@ -202,7 +206,9 @@ impl Endpoint {
     }
 
     /// Whether keepalive PINGs are also sent while no call is open (default `false`, as
-    /// tonic's). Has no effect without [`Endpoint::http2_keep_alive_interval`].
+    /// tonic's; gRFC A8, `GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS`, which servers must permit
+    /// too, or they count these PINGs against the client). Has no effect without
+    /// [`Endpoint::http2_keep_alive_interval`].
     pub fn keep_alive_while_idle(mut self, while_idle: bool) -> Self {
         self.keep_alive_while_idle = while_idle;
         self
@@ -234,9 +240,10 @@ impl Endpoint {
         Ok(channel)
     }
 
-    /// The channel, without connecting: for [`Transport::Sockets`], the first call opens the
-    /// connection, and fails with the errors of [`Endpoint::connect`] if it cannot (as tonic's
-    /// `Endpoint::connect_lazy`).
+    /// The channel, without connecting and without waiting: for [`Transport::Sockets`], the
+    /// first call opens the connection, and fails with the errors of [`Endpoint::connect`] if
+    /// it cannot (as tonic's `Endpoint::connect_lazy`; the `wasi:http` transports always
+    /// connect on the first call).
     ///
     /// Errors: `InvalidArgument` for a URI that is not `http://HOST[:PORT]` (or `https://` with
     /// a `wasi:http` transport; default ports 80 and 443); `Unimplemented` for a transport this
