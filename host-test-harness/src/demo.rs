@@ -1,7 +1,12 @@
-//! `grpc-wasi-harness demo [--transport sockets|wasi-http|grpc-web]`: builds the echo-client
-//! guest, starts the tonic echo server, runs the guest with only the server's address allowed
-//! (as a TCP address for `sockets`, as a wasi:http authority otherwise; `grpc-web` on an
-//! HTTP/1.1 host), and prints one line per RPC kind.
+//! `grpc-wasi-harness demo [--transport sockets|wasi-http|grpc-web] [--tls]`: builds the
+//! echo-client guest, starts the tonic echo server, runs the guest with only the server's
+//! address allowed (as a TCP address for `sockets`, as a wasi:http authority otherwise;
+//! `grpc-web` on an HTTP/1.1 host), and prints one line per RPC kind.
+//!
+//! With `--tls` the server speaks TLS with a certificate from a throw-away CA (made with
+//! rcgen, written to `target/demo-tls/ca.pem`): over `sockets` the guest (built with its `tls`
+//! feature) makes the TLS connection itself and trusts that CA (`--ca-file`, read through
+//! wasi:filesystem); over `wasi-http` and `grpc-web` the host's HTTP client trusts it.
 
 use std::time::Instant;
 
@@ -9,6 +14,7 @@ use crate::echo_server;
 use crate::guest;
 use crate::outgoing_http::HttpVersion;
 use crate::runner::{RunOptions, Runner};
+use crate::tls::{ServerTls, TestPki};
 
 /// The RPC kinds the echo-client guest reports, as it names them in its output.
 const KINDS: [&str; 4] = [
@@ -22,23 +28,37 @@ const KINDS: [&str; 4] = [
 ///
 /// Errors: the guest cannot be built, the server cannot start, or the guest traps.
 /// `transport` is the echo-client's `--transport` value.
-pub fn run(transport: &str) -> anyhow::Result<bool> {
+/// `tls` runs it over TLS (see the module docs).
+pub fn run(transport: &str, tls: bool) -> anyhow::Result<bool> {
     let started = Instant::now();
     println!("building examples/echo-client for wasm32-wasip2 ...");
-    let features: &[&str] = if transport == "sockets" {
-        &[]
-    } else {
-        &["wasi-http"]
+    let features: &[&str] = match (transport, tls) {
+        ("sockets", false) => &[],
+        ("sockets", true) => &["tls"],
+        _ => &["wasi-http"],
     };
     let wasm = guest::build_with_features("echo-client", features)?;
-    let server = echo_server::start("127.0.0.1:0".parse()?)?;
-    println!("tonic echo server listening on {}", server.uri());
-    let runner = Runner::new()?;
-    let component = runner.load(&wasm)?;
-    let mut options = RunOptions {
-        args: vec!["--transport".into(), transport.into(), server.uri()],
-        ..RunOptions::default()
+    let addr = "127.0.0.1:0".parse()?;
+    let mut args = vec!["--transport".to_owned(), transport.to_owned()];
+    let mut options = RunOptions::default();
+    let (server, runner) = if tls {
+        let pki = TestPki::generate()?;
+        let dir = guest::workspace_root().join("target/demo-tls");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("ca.pem"), &pki.ca_pem)?;
+        if transport == "sockets" {
+            options.dirs.push((dir, "/certs".to_owned()));
+            args.extend(["--ca-file".to_owned(), "/certs/ca.pem".to_owned()]);
+        }
+        let server = echo_server::start_tls(addr, &ServerTls::new(&pki.server))?;
+        (server, Runner::trusting(&[pki.ca_pem.into_bytes()])?)
+    } else {
+        (echo_server::start(addr)?, Runner::new()?)
     };
+    println!("tonic echo server listening on {}", server.uri());
+    let component = runner.load(&wasm)?;
+    args.push(server.uri());
+    options.args = args;
     let addr = server.addr().to_string();
     match transport {
         "sockets" => options.network.allow(&addr)?,

@@ -39,6 +39,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::proto::echo_server::{Echo, EchoServer as EchoService};
 use crate::proto::{EchoRequest, EchoResponse};
 use crate::test_server::TestServer;
+use crate::tls::ServerTls;
 
 /// How long a `barrier:` call waits for the others.
 const BARRIER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -262,13 +263,29 @@ fn compressing(service: EchoService<EchoImpl>) -> EchoService<EchoImpl> {
 /// Bound before it returns: clients may connect at once. Errors: the address cannot be bound,
 /// or the runtime cannot start.
 pub fn start(addr: SocketAddr) -> anyhow::Result<TestServer> {
+    start_with(addr, None)
+}
+
+/// Starts the echo server speaking TLS as `tls` says (its URI is `https://`); otherwise as
+/// [`start`]. Errors: also a TLS configuration rustls cannot use.
+pub fn start_tls(addr: SocketAddr, tls: &ServerTls) -> anyhow::Result<TestServer> {
+    Ok(start_with(addr, Some(tls.config()?))?.speaking_tls())
+}
+
+fn start_with(
+    addr: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> anyhow::Result<TestServer> {
     TestServer::start(addr, "echo-server", |incoming, stop| {
-        Box::pin(
-            tonic::transport::Server::builder()
-                .accept_http1(true)
-                .layer(tonic_web::GrpcWebLayer::new())
-                .add_service(compressing(EchoService::new(EchoImpl::default())))
-                .serve_with_incoming_shutdown(incoming, stop),
-        )
+        let router = tonic::transport::Server::builder()
+            .accept_http1(true)
+            .layer(tonic_web::GrpcWebLayer::new())
+            .add_service(compressing(EchoService::new(EchoImpl::default())));
+        match tls {
+            None => Box::pin(router.serve_with_incoming_shutdown(incoming, stop)),
+            Some(config) => Box::pin(
+                router.serve_with_incoming_shutdown(crate::tls::accept(incoming, config), stop),
+            ),
+        }
     })
 }

@@ -4,7 +4,8 @@
 //!
 //! - [`runner`]: runs `wasm32-wasip2` command components (wasmtime 48, WASI 0.2) with args,
 //!   env and captured output, granting exactly the TCP addresses allowed;
-//! - [`echo_server`]: a tonic server for `grpc.examples.echo.Echo`;
+//! - [`echo_server`]: a tonic server for `grpc.examples.echo.Echo`, over TLS too ([`tls`]:
+//!   a throw-away test PKI and the servers' TLS settings);
 //! - [`guest`]: builds the workspace's guests for `wasm32-wasip2`;
 //! - [`demo`]: the `demo` command: the echo guest against the echo server.
 //!
@@ -33,6 +34,7 @@ mod ping_counter;
 pub mod runner;
 pub mod serve;
 pub mod test_server;
+pub mod tls;
 
 /// The echo service's messages, server and (native tonic) client, generated from
 /// `proto/echo.proto`.

@@ -1,19 +1,21 @@
 //! `grpc-wasi-harness`: run grpc-wasi guests in wasmtime against real gRPC servers.
 //!
 //! ```text
-//! grpc-wasi-harness echo-server [--addr 127.0.0.1:50051]
-//! grpc-wasi-harness run GUEST.wasm --allow 127.0.0.1:50051 [--allow-http HOST:PORT] [--http1] [-- ARGS...]
+//! grpc-wasi-harness echo-server [--addr 127.0.0.1:50051] [--tls CERT KEY [--client-ca CA]]
+//! grpc-wasi-harness run GUEST.wasm --allow 127.0.0.1:50051 [--allow-http HOST:PORT] [--http1] [--ca-cert PEM] [-- ARGS...]
 //! grpc-wasi-harness serve COMPONENT.wasm --listen 127.0.0.1:8080 --allow-http 127.0.0.1:50051
-//! grpc-wasi-harness demo
+//! grpc-wasi-harness demo [--transport sockets|wasi-http|grpc-web] [--tls]
 //! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use grpc_wasi_harness::echo_server;
 use grpc_wasi_harness::outgoing_http::HttpVersion;
 use grpc_wasi_harness::runner::{RunOptions, Runner};
+use grpc_wasi_harness::tls::{CertifiedKey, ServerTls};
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +34,13 @@ enum Cmd {
         /// Address to listen on; port 0 picks a free one.
         #[arg(long, default_value = "127.0.0.1:50051")]
         addr: std::net::SocketAddr,
+        /// Serve TLS (1.3 and 1.2, ALPN h2 and http/1.1) with this certificate chain and
+        /// private key (PEM files).
+        #[arg(long, num_args = 2, value_names = ["CERT", "KEY"])]
+        tls: Option<Vec<PathBuf>>,
+        /// With --tls: require client certificates signed by this CA (PEM file): mTLS.
+        #[arg(long, value_name = "CA", requires = "tls")]
+        client_ca: Option<PathBuf>,
     },
     /// Run a wasm32-wasip2 command component; exits with the guest's exit code.
     Run {
@@ -65,6 +74,10 @@ enum Cmd {
         /// The guest's transport: sockets, wasi-http or grpc-web.
         #[arg(long, default_value = "sockets")]
         transport: String,
+        /// Over TLS: the server gets a certificate from a throw-away CA, the guest trusts it
+        /// (sockets: in the guest; wasi-http and grpc-web: the host's HTTP client).
+        #[arg(long)]
+        tls: bool,
     },
 }
 
@@ -84,9 +97,29 @@ struct Grants {
     /// Environment variable for the guest, KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
+    /// Trust this CA (PEM file, repeatable) for wasi:http `https://` requests, over HTTP/2
+    /// and HTTP/1.1, besides Mozilla's roots.
+    #[arg(long = "ca-cert", value_name = "PEM")]
+    ca_cert: Vec<PathBuf>,
+    /// Let the guest read the host folder HOST at GUEST (default: the same path), read-only
+    /// (repeatable), as `wasmtime run --dir HOST::GUEST`.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dir: Vec<String>,
 }
 
 impl Grants {
+    /// The runner these grants need: one trusting the `--ca-cert` CAs.
+    fn runner(&self) -> anyhow::Result<Runner> {
+        let pems = self
+            .ca_cert
+            .iter()
+            .map(|path| {
+                std::fs::read(path).with_context(|| format!("--ca-cert {}", path.display()))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Runner::trusting(&pems)
+    }
+
     fn options(self) -> anyhow::Result<RunOptions> {
         let mut options = RunOptions {
             inherit_stdio: true,
@@ -100,6 +133,10 @@ impl Grants {
         }
         if self.http1 {
             options.http_version = HttpVersion::Http1;
+        }
+        for dir in &self.dir {
+            let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+            options.dirs.push((PathBuf::from(host), guest.to_owned()));
         }
         for kv in self.env {
             let (k, v) = kv
@@ -123,8 +160,27 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Cmd::EchoServer { addr } => {
-            let server = echo_server::start(addr)?;
+        Cmd::EchoServer {
+            addr,
+            tls,
+            client_ca,
+        } => {
+            let server = match tls.as_deref() {
+                None => echo_server::start(addr)?,
+                Some([cert, key]) => {
+                    let read = |path: &PathBuf| {
+                        std::fs::read_to_string(path)
+                            .with_context(|| format!("--tls: {}", path.display()))
+                    };
+                    let mut tls = ServerTls::new(&CertifiedKey {
+                        cert_pem: read(cert)?,
+                        key_pem: read(key)?,
+                    });
+                    tls.client_ca_pem = client_ca.as_ref().map(read).transpose()?;
+                    echo_server::start_tls(addr, &tls)?
+                }
+                Some(_) => anyhow::bail!("--tls takes CERT and KEY"),
+            };
             println!("echo server listening on {}", server.uri());
             tokio::runtime::Runtime::new()?.block_on(tokio::signal::ctrl_c())?;
             Ok(ExitCode::SUCCESS)
@@ -134,11 +190,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             grants,
             args,
         } => {
+            let runner = grants.runner()?;
             let options = RunOptions {
                 args,
                 ..grants.options()?
             };
-            let runner = Runner::new()?;
             let component = runner.load(&guest)?;
             let output = runner.run_blocking(&component, &options, None)?;
             Ok(ExitCode::from(u8::try_from(output.exit_code).unwrap_or(1)))
@@ -148,7 +204,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             grants,
         } => {
-            let runner = Runner::new()?;
+            let runner = grants.runner()?;
             let loaded = runner.load(&component)?;
             let serving =
                 grpc_wasi_harness::serve::start(&runner, &loaded, listen, grants.options()?)?;
@@ -164,7 +220,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             grpc_wasi_harness::bench::run(quick)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Demo { transport } => Ok(if grpc_wasi_harness::demo::run(&transport)? {
+        Cmd::Demo { transport, tls } => Ok(if grpc_wasi_harness::demo::run(&transport, tls)? {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE

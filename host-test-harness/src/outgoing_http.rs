@@ -1,6 +1,7 @@
 //! The harness's `wasi:http` outgoing side: a `WasiHttpHooks` whose `send_request` speaks
 //! HTTP/2 (prior knowledge for `http://`, in `h2c.rs`; TLS with ALPN `h2` for
-//! `https://`, through hyper), reusing connections across requests, sending no `host` header
+//! `https://`, through hyper and rustls, trusting Mozilla's roots and any CA given with
+//! `--ca-cert`), reusing connections across requests, sending no `host` header
 //! beside `:authority`, and refusing every authority not allowed. (wasmtime's own
 //! `send_request` speaks HTTP/1.1 only.)
 //!
@@ -11,11 +12,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use http_body_util::BodyExt;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::h2c::H2c;
@@ -45,14 +49,33 @@ pub(crate) struct HttpClients {
 }
 
 impl HttpClients {
-    pub(crate) fn new() -> Self {
+    /// The clients, trusting Mozilla's roots (webpki-roots) and the CA certificates in
+    /// `ca_pems` for `https://`. Errors: a CA PEM that holds no valid certificate.
+    pub(crate) fn new(ca_pems: &[Vec<u8>]) -> anyhow::Result<Self> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for pem in ca_pems {
+            let certs = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<Vec<_>, _>>()
+                .context("--ca-cert")?;
+            anyhow::ensure!(!certs.is_empty(), "--ca-cert: no CERTIFICATE in the PEM");
+            for cert in certs {
+                roots.add(cert).context("--ca-cert")?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         let connector = |h2: bool| {
             // Nagle's algorithm would hold a request's DATA until the HEADERS are ACKed.
             let mut tcp = HttpConnector::new();
             tcp.set_nodelay(true);
             tcp.enforce_http(false);
+            // hyper-rustls sets the ALPN protocols: `h2` for HTTP/2, `http/1.1` for HTTP/1.1.
             let builder = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_webpki_roots()
+                .with_tls_config(tls.clone())
                 .https_or_http();
             if h2 {
                 builder.enable_http2().wrap_connector(tcp)
@@ -60,13 +83,13 @@ impl HttpClients {
                 builder.enable_http1().wrap_connector(tcp)
             }
         };
-        HttpClients {
+        Ok(HttpClients {
             h2c: H2c::default(),
             http2: Client::builder(TokioExecutor::new())
                 .http2_only(true)
                 .build(connector(true)),
             http1: Client::builder(TokioExecutor::new()).build(connector(false)),
-        }
+        })
     }
 }
 

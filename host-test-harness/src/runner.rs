@@ -20,7 +20,7 @@ use wasmtime::{Config, Engine, ProfilingStrategy, Store};
 use wasmtime_wasi::p2::bindings::Command;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::sockets::SocketAddrUse;
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::outgoing_http::{Hooks, HttpClients, HttpVersion};
@@ -124,6 +124,9 @@ pub struct RunOptions {
     pub http_version: HttpVersion,
     /// Pass the guest's stdout/stderr through to this process instead of capturing them.
     pub inherit_stdio: bool,
+    /// Host folders the guest may read, each with the path it sees it at (`wasmtime run
+    /// --dir HOST::GUEST`): read-only.
+    pub dirs: Vec<(std::path::PathBuf, String)>,
 }
 
 /// The outcome of a run.
@@ -175,12 +178,20 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// A runner with async WASI 0.2. Errors: wasmtime cannot be configured on this machine.
+    /// A runner with async WASI 0.2, whose `wasi:http` trusts Mozilla's roots for
+    /// `https://`. Errors: wasmtime cannot be configured on this machine.
     ///
     /// With `GRPC_WASI_PERFMAP` set in the environment, compiled guest code is listed in
     /// `/tmp/perf-PID.map`, so `perf record` / `perf report` name guest functions (build the
     /// guest unstripped to see Rust names).
     pub fn new() -> anyhow::Result<Runner> {
+        Runner::trusting(&[])
+    }
+
+    /// A runner whose `wasi:http` also trusts the CA certificates in `ca_pems` (PEM) for
+    /// `https://`, over HTTP/2 and HTTP/1.1 alike (`--ca-cert`). Errors: as [`Runner::new`],
+    /// and a PEM without a valid certificate.
+    pub fn trusting(ca_pems: &[Vec<u8>]) -> anyhow::Result<Runner> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         if std::env::var_os("GRPC_WASI_PERFMAP").is_some() {
@@ -198,7 +209,7 @@ impl Runner {
             engine,
             linker: Arc::new(linker),
             runtime: Arc::new(runtime),
-            clients: HttpClients::new(),
+            clients: HttpClients::new(ca_pems)?,
         })
     }
 
@@ -224,8 +235,14 @@ impl Runner {
         options: &RunOptions,
         stdout: &MemoryOutputPipe,
         stderr: &MemoryOutputPipe,
-    ) -> Host {
+    ) -> anyhow::Result<Host> {
         let mut builder = WasiCtx::builder();
+        for (host, guest) in &options.dirs {
+            builder
+                .preopened_dir(host, guest, FsPerms::ReadOnly)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("--dir {}", host.display()))?;
+        }
         let mut argv = vec!["guest.wasm".to_owned()];
         argv.extend(options.args.iter().cloned());
         builder.args(&argv);
@@ -246,12 +263,12 @@ impl Runner {
             let permitted = check.permits(addr, reason);
             Box::pin(async move { permitted })
         });
-        Host {
+        Ok(Host {
             ctx: builder.build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             hooks: Hooks::new(&self.clients, policy, options.http_version),
-        }
+        })
     }
 
     /// Compiles the component at `path`. Errors: not a readable, valid component.
@@ -272,7 +289,7 @@ impl Runner {
     ) -> anyhow::Result<RunOutput> {
         let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        let host = self.host(options, &stdout, &stderr);
+        let host = self.host(options, &stdout, &stderr)?;
         let mut store = Store::new(&self.engine, host);
         let command = Command::instantiate_async(&mut store, component, &self.linker).await?;
         let exit_code = match command.wasi_cli_run().call_run(&mut store).await {

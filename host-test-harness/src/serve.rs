@@ -112,7 +112,7 @@ impl Server {
         request: hyper::Request<Incoming>,
     ) -> anyhow::Result<hyper::Response<HyperOutgoingBody>> {
         let out = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        let host = self.runner.host(&self.options, &out, &out);
+        let host = self.runner.host(&self.options, &out, &out)?;
         let mut store = Store::new(self.runner.engine(), host);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let request = store

@@ -34,6 +34,8 @@ pub struct TestServer {
     addr: SocketAddr,
     /// Connections accepted so far.
     accepted: Arc<AtomicUsize>,
+    /// It speaks TLS: its URI is `https://`.
+    https: bool,
     shutdown: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -87,6 +89,7 @@ impl TestServer {
         Ok(TestServer {
             addr,
             accepted,
+            https: false,
             shutdown,
             thread: Some(thread),
         })
@@ -102,9 +105,17 @@ impl TestServer {
         self.accepted.load(Ordering::Relaxed)
     }
 
-    /// The server's URI, `http://ADDR` (IPv6 addresses in brackets).
+    /// Marks the server as one that speaks TLS.
+    pub(crate) fn speaking_tls(mut self) -> TestServer {
+        self.https = true;
+        self
+    }
+
+    /// The server's URI, `http://ADDR`, or `https://ADDR` for a TLS server (IPv6 addresses
+    /// in brackets).
     pub fn uri(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 }
 

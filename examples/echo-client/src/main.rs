@@ -7,8 +7,20 @@
 //!     target/wasm32-wasip2/release/echo-client.wasm http://127.0.0.1:50051
 //! ```
 //!
-//! Arguments: `[--transport sockets|wasi-http|grpc-web] [URI]`; the URI defaults to
-//! `http://127.0.0.1:50051`, the transport to `sockets`. In the stock wasmtime CLI, `sockets`
+//! Arguments: `[--transport sockets|wasi-http|grpc-web] [--ca-file PEM] [--cert-file PEM
+//! --key-file PEM] [--domain NAME] [URI]`; the URI defaults to `http://127.0.0.1:50051`, the
+//! transport to `sockets`. Built with the `tls` feature, an `https://` URI over sockets makes
+//! the TLS connection in the guest: `--ca-file` trusts that CA (instead of Mozilla's roots),
+//! `--cert-file` and `--key-file` present a client identity (mTLS), `--domain` checks the
+//! server's certificate for that name; the files are read through wasi:filesystem, so grant
+//! their folder (`wasmtime run --dir DIR`):
+//!
+//! ```text
+//! cargo build -p echo-client --features tls --target wasm32-wasip2 --release
+//! wasmtime run -S inherit-network -S allow-ip-name-lookup --dir certs \
+//!     target/wasm32-wasip2/release/echo-client.wasm --ca-file certs/ca.pem https://localhost:50051
+//! ```
+//! In the stock wasmtime CLI, `sockets`
 //! runs with `-S inherit-network -S allow-ip-name-lookup` and `grpc-web` with `-S http` (its
 //! wasi:http speaks HTTP/1.1); `wasi-http` needs a host whose wasi:http speaks HTTP/2, such as
 //! `grpc-wasi-harness run --allow-http HOST:PORT`.
@@ -72,11 +84,61 @@ async fn bidirectional_streaming(client: &mut EchoClient) -> Result<(), Status> 
     Ok(())
 }
 
-async fn run(uri: String, transport: Transport) -> Result<bool, Status> {
-    let channel = Channel::from_shared(uri)?
-        .transport(transport)
-        .connect()
-        .await?;
+/// The command line.
+#[derive(Default)]
+struct Args {
+    uri: Option<String>,
+    transport: Transport,
+    /// `--ca-file`, `--cert-file`, `--key-file`, `--domain`.
+    ca_file: Option<String>,
+    cert_file: Option<String>,
+    key_file: Option<String>,
+    domain: Option<String>,
+}
+
+/// The endpoint `args` describe: its TLS settings from the files they name.
+fn endpoint(args: &Args, uri: String) -> Result<grpc_wasi::Endpoint, Status> {
+    let endpoint = Channel::from_shared(uri)?.transport(args.transport);
+    #[cfg(feature = "tls")]
+    if args.ca_file.is_some() || args.cert_file.is_some() || args.domain.is_some() {
+        let read = |path: &str| {
+            std::fs::read(path).map_err(|e| Status::invalid_argument(format!("{path}: {e}")))
+        };
+        let mut tls = grpc_wasi::ClientTlsConfig::new();
+        if let Some(ca) = &args.ca_file {
+            tls = tls.ca_certificate(grpc_wasi::Certificate::from_pem(read(ca)?));
+        }
+        match (&args.cert_file, &args.key_file) {
+            (Some(cert), Some(key)) => {
+                tls = tls.identity(grpc_wasi::Identity::from_pem(read(cert)?, read(key)?));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(Status::invalid_argument(
+                    "--cert-file and --key-file go together",
+                ));
+            }
+        }
+        if let Some(domain) = &args.domain {
+            tls = tls.domain_name(domain);
+        }
+        return endpoint.tls_config(tls);
+    }
+    #[cfg(not(feature = "tls"))]
+    if args.ca_file.is_some() || args.cert_file.is_some() || args.domain.is_some() {
+        return Err(Status::unimplemented(
+            "TLS options need echo-client built with the `tls` feature",
+        ));
+    }
+    Ok(endpoint)
+}
+
+async fn run(args: Args) -> Result<bool, Status> {
+    let uri = args
+        .uri
+        .clone()
+        .unwrap_or_else(|| "http://127.0.0.1:50051".to_owned());
+    let channel = endpoint(&args, uri)?.connect().await?;
     let mut client = EchoClient::new(channel);
     let mut ok = true;
     let mut report = |kind: &str, result: Result<(), Status>| {
@@ -95,41 +157,50 @@ async fn run(uri: String, transport: Transport) -> Result<bool, Status> {
     Ok(ok)
 }
 
-/// Parses `[--transport T] [URI]`.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(String, Transport), String> {
-    let mut uri = None;
-    let mut transport = Transport::Sockets;
+/// Parses the command line (see the crate docs).
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut parsed = Args::default();
     while let Some(arg) = args.next() {
-        if arg == "--transport" {
-            transport = match args.next().as_deref() {
-                Some("sockets") => Transport::Sockets,
-                Some("wasi-http") => Transport::WasiHttp,
-                Some("grpc-web") => Transport::GrpcWeb,
-                other => {
-                    return Err(format!(
-                        "--transport {other:?}: use sockets, wasi-http or grpc-web"
-                    ));
-                }
-            };
-        } else if uri.is_none() {
-            uri = Some(arg);
-        } else {
-            return Err(format!("unexpected argument {arg:?}"));
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--ca-file" => parsed.ca_file = Some(value()?),
+            "--cert-file" => parsed.cert_file = Some(value()?),
+            "--key-file" => parsed.key_file = Some(value()?),
+            "--domain" => parsed.domain = Some(value()?),
+            "--transport" => parsed.transport = transport(&value()?)?,
+            _ if parsed.uri.is_none() => parsed.uri = Some(arg),
+            _ => return Err(format!("unexpected argument {arg:?}")),
         }
     }
-    let uri = uri.unwrap_or_else(|| "http://127.0.0.1:50051".to_owned());
-    Ok((uri, transport))
+    Ok(parsed)
+}
+
+/// The transport named `name`.
+fn transport(name: &str) -> Result<Transport, String> {
+    Ok(match name {
+        "sockets" => Transport::Sockets,
+        "wasi-http" => Transport::WasiHttp,
+        "grpc-web" => Transport::GrpcWeb,
+        other => {
+            return Err(format!(
+                "--transport {other:?}: use sockets, wasi-http or grpc-web"
+            ));
+        }
+    })
 }
 
 fn main() -> ExitCode {
-    let (uri, transport) = match parse_args(std::env::args().skip(1)) {
+    let args = match parse_args(std::env::args().skip(1)) {
         Ok(parsed) => parsed,
         Err(e) => {
-            eprintln!("usage: echo-client [--transport sockets|wasi-http|grpc-web] [URI]: {e}");
+            eprintln!(
+                "usage: echo-client [--transport sockets|wasi-http|grpc-web] [--ca-file PEM] \
+                 [--cert-file PEM --key-file PEM] [--domain NAME] [URI]: {e}"
+            );
             return ExitCode::from(2);
         }
     };
-    match grpc_wasi::block_on(run(uri, transport)) {
+    match grpc_wasi::block_on(run(args)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(status) => {

@@ -1,4 +1,5 @@
-//! gRPC calls over one HTTP/2 connection, with the `h2` crate (h2c, prior knowledge).
+//! gRPC calls over one HTTP/2 connection, with the `h2` crate: h2c (prior knowledge) over
+//! TCP, or HTTP/2 over TLS negotiated by ALPN (feature `tls`).
 //!
 //! The h2 `Connection` runs as a task spawned on the reactor; it ends (sending GOAWAY) once the
 //! last [`SendRequest`] handle and every open stream are dropped. A streaming request body is
@@ -20,7 +21,7 @@ use super::RequestBody;
 use super::bursts::Bursts;
 use super::coalesce::poll_connection;
 use super::keepalive::{self, KeepAlive};
-use super::tcp::TcpIo;
+use super::stream::ConnectionIo;
 use crate::runtime::{spawn, spawn_unless_ready};
 use crate::status::{Code, Status};
 
@@ -61,7 +62,7 @@ impl ConnectionState {
 ///
 /// Errors: `Unavailable` if the preface cannot be written.
 pub(crate) async fn handshake(
-    io: TcpIo,
+    io: ConnectionIo,
     keepalive: Option<KeepAlive>,
 ) -> Result<H2Connection, Status> {
     let put_off = io.put_off();
@@ -405,5 +406,9 @@ pub(crate) fn status_from_h2(e: h2::Error) -> Status {
         None if e.is_go_away() || e.is_remote() => Code::Unavailable,
         None => Code::Internal,
     };
+    #[cfg(feature = "tls")]
+    if let Some(message) = e.get_io().and_then(super::tls::describe_io_error) {
+        return Status::new(code, message).with_source(e);
+    }
     Status::new(code, format!("HTTP/2 error: {e}")).with_source(e)
 }

@@ -4,7 +4,7 @@
 //!
 //! | [`Transport`] | wire | runtimes that carry it |
 //! |---|---|---|
-//! | `Sockets` (default) | HTTP/2 (h2c, prior knowledge) over `wasi:sockets` TCP; `http://` only | `wasmtime run -S inherit-network -S allow-ip-name-lookup`, `grpc-wasi-harness run --allow`, Spin with `tcp://` `allowed_outbound_hosts` |
+//! | `Sockets` (default) | HTTP/2 (h2c, prior knowledge) over `wasi:sockets` TCP for `http://`; HTTP/2 over TLS in the guest for `https://` (feature `tls`) | `wasmtime run -S inherit-network -S allow-ip-name-lookup`, `grpc-wasi-harness run --allow`, Spin with `tcp://` `allowed_outbound_hosts` |
 //! | `WasiHttp` | gRPC through `wasi:http/outgoing-handler`; the host's HTTP/2 (TLS for `https://`) | hosts whose wasi:http speaks HTTP/2: `grpc-wasi-harness --allow-http`, Spin ≥ 3.4, wasmCloud |
 //! | `GrpcWeb` | gRPC-Web (`application/grpc-web+proto`) through `wasi:http` | any wasi:http host, HTTP/1.1 included: `wasmtime run -S http`, jco/Node |
 
@@ -23,7 +23,11 @@ mod keepalive;
 #[cfg(feature = "sockets")]
 mod reconnect;
 #[cfg(feature = "sockets")]
+mod stream;
+#[cfg(feature = "sockets")]
 mod tcp;
+#[cfg(feature = "tls")]
+mod tls;
 #[cfg(feature = "wasi-http")]
 mod wasi_http;
 mod wasi_io;
@@ -39,6 +43,8 @@ use futures_core::Stream;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue, Uri};
 
+#[cfg(feature = "tls")]
+pub use tls::{Certificate, ClientTlsConfig, Identity};
 pub(crate) use wasi_io::Readiness;
 
 use crate::status::Status;
@@ -113,8 +119,10 @@ const USER_AGENT: &str = concat!("grpc-wasi/", env!("CARGO_PKG_VERSION"));
 /// the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Transport {
-    /// HTTP/2 with prior knowledge (h2c) over a `wasi:sockets` TCP connection the guest opens:
-    /// one connection per channel, calls multiplexed on it. `http://` URIs only.
+    /// HTTP/2 over a `wasi:sockets` TCP connection the guest opens: one connection per
+    /// channel, calls multiplexed on it. `http://` URIs speak HTTP/2 with prior knowledge
+    /// (h2c); `https://` URIs make a TLS connection in the guest first (feature `tls`, see
+    /// [`Endpoint::tls_config`]).
     #[default]
     Sockets,
     /// gRPC over `wasi:http/outgoing-handler`: each call is one HTTP request, the host owns
@@ -137,6 +145,8 @@ pub struct Endpoint {
     keep_alive_interval: Option<Duration>,
     keep_alive_timeout: Duration,
     keep_alive_while_idle: bool,
+    #[cfg(feature = "tls")]
+    tls: Option<tls::TlsConnector>,
 }
 
 impl Endpoint {
@@ -151,6 +161,8 @@ impl Endpoint {
             keep_alive_interval: None,
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             keep_alive_while_idle: false,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -214,6 +226,20 @@ impl Endpoint {
         self
     }
 
+    /// Sets how [`Transport::Sockets`] makes the TLS connection to an `https://` URI (an
+    /// `https://` endpoint without this uses `ClientTlsConfig::new()`: Mozilla's roots, the
+    /// URI's host as the name), as tonic's `Endpoint::tls_config`. `http://` URIs stay plain
+    /// text. The TLS handshake counts toward [`Endpoint::connect_timeout`].
+    ///
+    /// Errors: `InvalidArgument` when the configuration cannot be used: PEM without a
+    /// certificate or key, a certificate or key rustls rejects, a key that does not match its
+    /// certificate, an invalid domain name.
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, tls_config: ClientTlsConfig) -> Result<Self, Status> {
+        self.tls = Some(tls_config.connector()?);
+        Ok(self)
+    }
+
     /// Picks the transport (default [`Transport::Sockets`]).
     pub fn transport(mut self, transport: Transport) -> Self {
         self.transport = transport;
@@ -245,16 +271,28 @@ impl Endpoint {
     /// it cannot (as tonic's `Endpoint::connect_lazy`; the `wasi:http` transports always
     /// connect on the first call).
     ///
-    /// Errors: `InvalidArgument` for a URI that is not `http://HOST[:PORT]` (or `https://` with
-    /// a `wasi:http` transport; default ports 80 and 443); `Unimplemented` for a transport this
-    /// build does not include (see the crate features).
+    /// Errors: `InvalidArgument` for a URI that is not `http(s)://HOST[:PORT]` (default ports
+    /// 80 and 443), for a host that is not a valid TLS server name (`https://`), and for an
+    /// [`Endpoint::tls_config`] on a `wasi:http` transport (the host makes TLS connections
+    /// there); `Unimplemented` for a transport this build does not include, and for
+    /// `https://` on the sockets transport without the `tls` feature (see the crate
+    /// features).
     pub fn connect_lazy(&self) -> Result<Channel, Status> {
         let uri = self.uri.clone()?;
         let https = uri.scheme() == Some(&Scheme::HTTPS);
-        if https && self.transport == Transport::Sockets {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() && self.transport != Transport::Sockets {
             return Err(Status::invalid_argument(format!(
-                "invalid server URI {uri}: https (TLS) needs a wasi:http transport; the sockets \
-                 transport speaks plain-text HTTP/2 only"
+                "Endpoint::tls_config is for Transport::Sockets; over Transport::{:?} the \
+                 host makes the TLS connection to {uri}, with its own roots",
+                self.transport
+            )));
+        }
+        #[cfg(all(feature = "sockets", not(feature = "tls")))]
+        if https && self.transport == Transport::Sockets {
+            return Err(Status::unimplemented(format!(
+                "{uri}: https (TLS) on the sockets transport needs grpc-wasi's `tls` feature \
+                 (or a wasi:http transport, where the host makes the TLS connection)"
             )));
         }
         let host = uri.host().unwrap_or_default().to_owned();
@@ -272,12 +310,19 @@ impl Endpoint {
                         while_idle: self.keep_alive_while_idle,
                     });
                 let connect_timeout = self.connect_timeout;
-                Connection::H2(reconnect::Reconnect::new(
-                    host,
-                    port,
-                    connect_timeout,
-                    keepalive,
-                ))
+                #[cfg(feature = "tls")]
+                let tls = match (https, &self.tls) {
+                    (false, _) => None,
+                    (true, Some(connector)) => Some(connector.clone().target(&host)?),
+                    (true, None) => Some(ClientTlsConfig::new().connector()?.target(&host)?),
+                };
+                let connection = reconnect::Reconnect::new(host, port, connect_timeout, keepalive);
+                #[cfg(feature = "tls")]
+                let connection = match tls {
+                    Some(tls) => connection.with_tls(tls),
+                    None => connection,
+                };
+                Connection::H2(connection)
             }
             #[cfg(feature = "wasi-http")]
             Transport::WasiHttp | Transport::GrpcWeb => Connection::WasiHttp {
@@ -367,7 +412,7 @@ struct Inner {
 
 enum Connection {
     #[cfg(feature = "sockets")]
-    /// h2c: always `http://`.
+    /// HTTP/2 over TCP (h2c), or over TLS in the guest.
     H2(reconnect::Reconnect),
     #[cfg(feature = "wasi-http")]
     WasiHttp {
@@ -441,7 +486,7 @@ impl Channel {
                 headers.insert("content-type", HeaderValue::from_static("application/grpc"));
                 headers.insert("te", HeaderValue::from_static("trailers"));
                 let uri = Uri::builder()
-                    .scheme(Scheme::HTTP)
+                    .scheme(connection.scheme())
                     .authority(self.inner.authority.clone())
                     .path_and_query(path.clone())
                     .build()

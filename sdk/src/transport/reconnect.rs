@@ -18,7 +18,10 @@ use tokio::sync::Mutex;
 
 use super::h2::{H2Connection, handshake, status_from_h2};
 use super::keepalive::KeepAlive;
+use super::stream::ConnectionIo;
 use super::tcp;
+#[cfg(feature = "tls")]
+use super::tls::TlsTarget;
 use crate::runtime::Deadline;
 use crate::status::Status;
 
@@ -31,6 +34,9 @@ pub(crate) struct Reconnect {
     connect_timeout: Option<Duration>,
     /// The keepalive PINGs of each connection, if any.
     keepalive: Option<KeepAlive>,
+    /// How each connection makes its TLS connection (`https://`); `None`: plain-text h2c.
+    #[cfg(feature = "tls")]
+    tls: Option<TlsTarget>,
     /// The last connection opened, and how many were opened before it; `None` before the
     /// first.
     current: RefCell<Option<(H2Connection, u64)>>,
@@ -52,9 +58,27 @@ impl Reconnect {
             port,
             connect_timeout,
             keepalive,
+            #[cfg(feature = "tls")]
+            tls: None,
             current: RefCell::new(None),
             opening: Mutex::new(()),
         }
+    }
+
+    /// Makes each connection over TLS with `tls` (for `https://`).
+    #[cfg(feature = "tls")]
+    pub(crate) fn with_tls(mut self, tls: TlsTarget) -> Reconnect {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// The `:scheme` of requests on this connection: `https` over TLS, else `http`.
+    pub(crate) fn scheme(&self) -> http::uri::Scheme {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return http::uri::Scheme::HTTPS;
+        }
+        http::uri::Scheme::HTTP
     }
 
     /// The connection, once it may open a stream (h2 waits while the server's limit of
@@ -95,16 +119,23 @@ impl Reconnect {
         ready.await.map_err(status_from_h2)
     }
 
-    /// Opens a connection: resolves the host, connects over TCP and performs the HTTP/2
-    /// handshake, within the connect timeout if there is one.
+    /// Opens a connection: resolves the host, connects over TCP, makes the TLS connection
+    /// (`https://`) and performs the HTTP/2 handshake, within the connect timeout if there is
+    /// one.
     ///
-    /// Errors: `Unavailable` when the name does not resolve, the server cannot be reached, or
-    /// not within the connect timeout; `PermissionDenied` (naming the address) when the host
-    /// did not grant access to it.
+    /// Errors: `Unavailable` when the name does not resolve, the server cannot be reached,
+    /// the TLS handshake fails (see `tls.rs`), or not within the connect timeout;
+    /// `PermissionDenied` (naming the address) when the host did not grant access to it.
     async fn open(&self) -> Result<H2Connection, Status> {
         let open = async {
-            let io = tcp::connect(&self.host, self.port).await?;
-            handshake(io, self.keepalive).await
+            let tcp = tcp::connect(&self.host, self.port).await?;
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &self.tls {
+                let peer = format!("{}:{}", self.host, self.port);
+                let io = ConnectionIo::tls(tls.connect(tcp, &peer).await?);
+                return handshake(io, self.keepalive).await;
+            }
+            handshake(ConnectionIo::tcp(tcp), self.keepalive).await
         };
         let Some(timeout) = self.connect_timeout else {
             return open.await;

@@ -4,8 +4,10 @@
 //! lookup); each address is tried in turn with `tcp.start-connect` / `finish-connect`. Waits
 //! are `wasi:io/poll` pollables registered with `wstd`'s reactor.
 //!
-//! Writes are coalesced in a [`WriteBuffer`] (see `coalesce.rs`: why and when they are
-//! written).
+//! The HTTP/2 connection writes through `stream.rs`, which coalesces writes (see
+//! `coalesce.rs`: why and when they are written) and hands each flush to
+//! [`TcpIo::poll_write_all`] as one host write; TLS (feature `tls`) writes its records through
+//! this type's `AsyncWrite`, which holds them until TLS flushes, for the same reason.
 
 use std::cell::Cell;
 use std::io;
@@ -14,7 +16,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wasip2::io::streams::{InputStream, OutputStream};
 use wasip2::sockets::network::{
@@ -22,7 +24,6 @@ use wasip2::sockets::network::{
 };
 use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 
-use super::coalesce::{PutOff, WriteBuffer};
 use super::wasi_io::{Readiness, poll_read, poll_write_all};
 use crate::status::Status;
 
@@ -48,7 +49,8 @@ pub(crate) struct TcpIo {
     read_since_pending: usize,
     /// Bytes read from the host in all, shared with the keepalive.
     received: Rc<Cell<u64>>,
-    write_buf: WriteBuffer,
+    /// Bytes written through `AsyncWrite` (TLS records), held until a flush.
+    out: BytesMut,
     input: InputStream,
     output: OutputStream,
     socket: TcpSocket,
@@ -160,29 +162,43 @@ async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
         read_buf: Bytes::new(),
         read_since_pending: 0,
         received: Rc::default(),
-        write_buf: WriteBuffer::default(),
+        out: BytesMut::new(),
         input,
         output,
         socket,
     })
 }
 
-impl TcpIo {
-    /// Whether its buffered frames wait for a later flush: for the connection task, which
-    /// polls h2 with [`poll_connection`](super::coalesce::poll_connection).
-    pub(crate) fn put_off(&self) -> Rc<Cell<PutOff>> {
-        self.write_buf.put_off()
-    }
+/// The most bytes [`TcpIo`]'s `AsyncWrite` holds before writing them without a flush: 1 MiB.
+const OUT_LIMIT: usize = 1024 * 1024;
 
+impl TcpIo {
     /// The count of bytes read from the host so far, kept up to date.
     pub(crate) fn received(&self) -> Rc<Cell<u64>> {
         self.received.clone()
     }
 
-    /// Hands the whole write buffer to the host.
-    fn poll_write_buffer(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let bytes = self.write_buf.take_for_writing();
+    /// Hands all of `bytes` to the host, as few host writes as its write permits allow (one,
+    /// usually); what was handed over is taken from the front of `bytes`.
+    pub(crate) fn poll_write_all(
+        &mut self,
+        bytes: &mut BytesMut,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
         poll_write_all(&self.output, &mut self.write_ready, bytes, cx)
+    }
+
+    /// Hands what `AsyncWrite` holds to the host.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        poll_write_all(&self.output, &mut self.write_ready, &mut self.out, cx)
+    }
+
+    /// Shuts the sending side down, after writing what `AsyncWrite` holds.
+    pub(crate) fn poll_shutdown_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_write_out(cx))?;
+        // The peer may already be gone; there is nothing more to do about it here.
+        let _ = self.socket.shutdown(ShutdownType::Send);
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -221,6 +237,9 @@ impl AsyncRead for TcpIo {
     }
 }
 
+/// Writes are held until a flush (or [`OUT_LIMIT`]) and then handed to the host at once: TLS
+/// writes a flush's records one by one, and each written alone would be a TCP segment of its
+/// own (with Nagle's algorithm on, a second small one waits for the server's delayed ACK).
 impl AsyncWrite for TcpIo {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -228,26 +247,18 @@ impl AsyncWrite for TcpIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.write_buf.is_full() {
-            ready!(this.poll_write_buffer(cx))?;
+        if this.out.len() >= OUT_LIMIT {
+            ready!(this.poll_write_out(cx))?;
         }
-        this.write_buf.push(buf);
+        this.out.extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if !this.write_buf.flush_now(cx) {
-            return Poll::Ready(Ok(()));
-        }
-        this.poll_write_buffer(cx)
+        self.get_mut().poll_write_out(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        ready!(this.poll_write_buffer(cx))?;
-        // The peer may already be gone; there is nothing more to do about it here.
-        let _ = this.socket.shutdown(ShutdownType::Send);
-        Poll::Ready(Ok(()))
+        self.get_mut().poll_shutdown_send(cx)
     }
 }

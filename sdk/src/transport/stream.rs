@@ -1,0 +1,136 @@
+//! The byte stream an HTTP/2 connection of the sockets transport runs on: TCP, or TLS over TCP
+//! (feature `tls`), with the write coalescing of `coalesce.rs` in front of either.
+//!
+//! The coalescing works on the HTTP/2 frames h2 writes, so it sits above TLS: a flush it lets
+//! through is encrypted as a whole and its records are handed to the host in one write (see
+//! `tcp.rs`), so TLS does not split what the coalescing joined.
+
+use std::cell::Cell;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::coalesce::{PutOff, WriteBuffer};
+use super::tcp::TcpIo;
+
+/// What h2 reads from and writes to.
+pub(crate) struct ConnectionIo {
+    write_buf: WriteBuffer,
+    stream: Stream,
+}
+
+enum Stream {
+    Tcp(TcpIo),
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpIo>>),
+}
+
+impl ConnectionIo {
+    /// HTTP/2 straight over TCP (h2c).
+    pub(crate) fn tcp(io: TcpIo) -> ConnectionIo {
+        ConnectionIo {
+            write_buf: WriteBuffer::default(),
+            stream: Stream::Tcp(io),
+        }
+    }
+
+    /// HTTP/2 over a TLS connection.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls(io: tokio_rustls::client::TlsStream<TcpIo>) -> ConnectionIo {
+        ConnectionIo {
+            write_buf: WriteBuffer::default(),
+            stream: Stream::Tls(Box::new(io)),
+        }
+    }
+
+    fn tcp_io(&self) -> &TcpIo {
+        match &self.stream {
+            Stream::Tcp(io) => io,
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.get_ref().0,
+        }
+    }
+
+    /// Whether its buffered frames wait for a later flush: for the connection task, which
+    /// polls h2 with [`poll_connection`](super::coalesce::poll_connection).
+    pub(crate) fn put_off(&self) -> Rc<Cell<PutOff>> {
+        self.write_buf.put_off()
+    }
+
+    /// The count of bytes read from the host so far (TLS records included), kept up to date.
+    pub(crate) fn received(&self) -> Rc<Cell<u64>> {
+        self.tcp_io().received()
+    }
+
+    /// Hands the whole write buffer to the host: straight over TCP, or through TLS, whose
+    /// records are written at its flush.
+    fn poll_write_buffer(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let bytes = self.write_buf.take_for_writing();
+        match &mut self.stream {
+            Stream::Tcp(io) => io.poll_write_all(bytes, cx),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => {
+                use bytes::Buf;
+                while !bytes.is_empty() {
+                    let n = ready!(Pin::new(&mut **tls).poll_write(cx, bytes))?;
+                    if n == 0 {
+                        return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                    }
+                    bytes.advance(n);
+                }
+                Pin::new(&mut **tls).poll_flush(cx)
+            }
+        }
+    }
+}
+
+impl AsyncRead for ConnectionIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().stream {
+            Stream::Tcp(io) => Pin::new(io).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => Pin::new(&mut **tls).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ConnectionIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.write_buf.is_full() {
+            ready!(this.poll_write_buffer(cx))?;
+        }
+        this.write_buf.push(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.write_buf.flush_now(cx) {
+            return Poll::Ready(Ok(()));
+        }
+        this.poll_write_buffer(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_write_buffer(cx))?;
+        match &mut this.stream {
+            Stream::Tcp(io) => io.poll_shutdown_send(cx),
+            // Sends TLS's close_notify alert, then shuts TCP down.
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => Pin::new(&mut **tls).poll_shutdown(cx),
+        }
+    }
+}
