@@ -38,7 +38,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::proto::echo_server::{Echo, EchoServer as EchoService};
 use crate::proto::{EchoRequest, EchoResponse};
-use crate::test_server::TestServer;
+use crate::test_server::{Incoming, Serve, Shutdown, TestServer};
 use crate::tls::ServerTls;
 
 /// How long a `barrier:` call waits for the others.
@@ -263,29 +263,21 @@ fn compressing(service: EchoService<EchoImpl>) -> EchoService<EchoImpl> {
 /// Bound before it returns: clients may connect at once. Errors: the address cannot be bound,
 /// or the runtime cannot start.
 pub fn start(addr: SocketAddr) -> anyhow::Result<TestServer> {
-    start_with(addr, None)
+    TestServer::start(addr, "echo-server", serve)
 }
 
 /// Starts the echo server speaking TLS as `tls` says (its URI is `https://`); otherwise as
 /// [`start`]. Errors: also a TLS configuration rustls cannot use.
 pub fn start_tls(addr: SocketAddr, tls: &ServerTls) -> anyhow::Result<TestServer> {
-    Ok(start_with(addr, Some(tls.config()?))?.speaking_tls())
+    TestServer::start_tls(addr, "echo-server", tls, serve)
 }
 
-fn start_with(
-    addr: SocketAddr,
-    tls: Option<Arc<rustls::ServerConfig>>,
-) -> anyhow::Result<TestServer> {
-    TestServer::start(addr, "echo-server", |incoming, stop| {
-        let router = tonic::transport::Server::builder()
+fn serve(incoming: Incoming, stop: Shutdown) -> Serve {
+    Box::pin(
+        tonic::transport::Server::builder()
             .accept_http1(true)
             .layer(tonic_web::GrpcWebLayer::new())
-            .add_service(compressing(EchoService::new(EchoImpl::default())));
-        match tls {
-            None => Box::pin(router.serve_with_incoming_shutdown(incoming, stop)),
-            Some(config) => Box::pin(
-                router.serve_with_incoming_shutdown(crate::tls::accept(incoming, config), stop),
-            ),
-        }
-    })
+            .add_service(compressing(EchoService::new(EchoImpl::default())))
+            .serve_with_incoming_shutdown(incoming, stop),
+    )
 }

@@ -36,7 +36,8 @@ use tokio::sync::mpsc;
 
 use crate::ping_counter::PingCounter;
 use crate::proto::EchoResponse;
-use crate::test_server::TestServer;
+use crate::test_server::{Incoming, Serve, ServerIo, Shutdown, TestServer};
+use crate::tls::ServerTls;
 
 /// What a fault asks of its whole connection.
 enum ConnectionAction {
@@ -50,23 +51,31 @@ enum ConnectionAction {
 ///
 /// Errors: the address cannot be bound, or the runtime cannot start.
 pub fn start(addr: SocketAddr) -> anyhow::Result<TestServer> {
-    TestServer::start(addr, "fault-server", |mut incoming, stop| {
-        Box::pin(async move {
-            let accept = async {
-                while let Some(Ok(socket)) = incoming.next().await {
-                    tokio::spawn(serve_connection(socket));
-                }
-            };
-            tokio::select! {
-                _ = accept => {}
-                _ = stop => {}
+    TestServer::start(addr, "fault-server", serve)
+}
+
+/// Starts the fault server speaking TLS as `tls` says (its URI is `https://`); otherwise as
+/// [`start`]. Errors: also a TLS configuration rustls cannot use.
+pub fn start_tls(addr: SocketAddr, tls: &ServerTls) -> anyhow::Result<TestServer> {
+    TestServer::start_tls(addr, "fault-server", tls, serve)
+}
+
+fn serve(mut incoming: Incoming, stop: Shutdown) -> Serve {
+    Box::pin(async move {
+        let accept = async {
+            while let Some(Ok(socket)) = incoming.next().await {
+                tokio::spawn(serve_connection(socket));
             }
-            Ok(())
-        })
+        };
+        tokio::select! {
+            _ = accept => {}
+            _ = stop => {}
+        }
+        Ok(())
     })
 }
 
-async fn serve_connection(socket: tokio::net::TcpStream) {
+async fn serve_connection(socket: ServerIo) {
     let pings = Arc::new(AtomicUsize::new(0));
     let socket = PingCounter::new(socket, pings.clone());
     let Ok(mut connection) = h2::server::handshake(socket).await else {

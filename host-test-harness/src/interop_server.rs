@@ -22,13 +22,14 @@ use http_body_util::BodyExt;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::test_server::TestServer;
+use crate::test_server::{Incoming, Serve, Shutdown, TestServer};
 use crate::testing_proto::test_service_server::{TestService, TestServiceServer};
 use crate::testing_proto::{
     EchoStatus, Empty, Payload, ResponseParameters, SimpleRequest, SimpleResponse,
     StreamingInputCallRequest, StreamingInputCallResponse, StreamingOutputCallRequest,
     StreamingOutputCallResponse,
 };
+use crate::tls::ServerTls;
 
 const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
 const ECHO_TRAILING: &str = "x-grpc-test-echo-trailing-bin";
@@ -37,19 +38,27 @@ const ECHO_TRAILING: &str = "x-grpc-test-echo-trailing-bin";
 ///
 /// Errors: the address cannot be bound, or the runtime cannot start.
 pub fn start(addr: SocketAddr) -> anyhow::Result<TestServer> {
-    TestServer::start(addr, "interop-server", |incoming, stop| {
-        let service = TestServiceServer::new(Interop)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip);
-        Box::pin(
-            tonic::transport::Server::builder()
-                .accept_http1(true)
-                .layer(tonic_web::GrpcWebLayer::new())
-                .layer(tower::layer::layer_fn(EchoMetadata))
-                .add_service(service)
-                .serve_with_incoming_shutdown(incoming, stop),
-        )
-    })
+    TestServer::start(addr, "interop-server", serve)
+}
+
+/// Starts the interop server speaking TLS as `tls` says (its URI is `https://`); otherwise as
+/// [`start`]. Errors: also a TLS configuration rustls cannot use.
+pub fn start_tls(addr: SocketAddr, tls: &ServerTls) -> anyhow::Result<TestServer> {
+    TestServer::start_tls(addr, "interop-server", tls, serve)
+}
+
+fn serve(incoming: Incoming, stop: Shutdown) -> Serve {
+    let service = TestServiceServer::new(Interop)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
+    Box::pin(
+        tonic::transport::Server::builder()
+            .accept_http1(true)
+            .layer(tonic_web::GrpcWebLayer::new())
+            .layer(tower::layer::layer_fn(EchoMetadata))
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, stop),
+    )
 }
 
 struct Interop;

@@ -6,6 +6,7 @@
 #![allow(clippy::panic)]
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -14,15 +15,40 @@ use grpc_wasi_harness::guest;
 use grpc_wasi_harness::outgoing_http::HttpVersion;
 use grpc_wasi_harness::runner::{NetworkPolicy, RunOptions, RunOutput, Runner};
 use grpc_wasi_harness::test_server::TestServer;
+use grpc_wasi_harness::tls::TestPki;
 use wasmtime::component::Component;
 
 /// A guest run that takes longer than this is a failure (a hang is a bug, never a wait).
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The runner every test of a process shares.
+/// The runner every test of a process shares; its `wasi:http` trusts [`pki`]'s CA.
 fn runner() -> &'static Runner {
     static RUNNER: OnceLock<Runner> = OnceLock::new();
-    RUNNER.get_or_init(|| Runner::new().unwrap_or_else(|e| panic!("wasmtime: {e:#}")))
+    RUNNER.get_or_init(|| {
+        Runner::trusting(&[pki().ca_pem.clone().into_bytes()])
+            .unwrap_or_else(|e| panic!("wasmtime: {e:#}"))
+    })
+}
+
+/// The test process's throw-away PKI (made once a process).
+pub fn pki() -> &'static TestPki {
+    static PKI: OnceLock<TestPki> = OnceLock::new();
+    PKI.get_or_init(|| TestPki::generate().unwrap_or_else(|e| panic!("test PKI: {e:#}")))
+}
+
+/// A folder holding [`pki`]'s CA certificate as `ca.pem`, for guests that read it through
+/// wasi:filesystem (made once a process, under `target/`).
+pub fn pki_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = guest::workspace_root()
+            .join("target")
+            .join(format!("test-pki-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(dir.join("ca.pem"), &pki().ca_pem))
+            .unwrap_or_else(|e| panic!("writing the test CA to {}: {e}", dir.display()));
+        dir
+    })
 }
 
 /// The guest `package`, built and compiled once a process.
@@ -49,6 +75,18 @@ pub fn run_guest(
     env: &[(&str, &str)],
     network: NetworkPolicy,
 ) -> RunOutput {
+    run_guest_with_dirs(package, mode, args, env, network, &[])
+}
+
+/// [`run_guest`], with the host folders `dirs` readable by the guest at the paths given.
+pub fn run_guest_with_dirs(
+    package: &str,
+    mode: Mode,
+    args: &[&str],
+    env: &[(&str, &str)],
+    network: NetworkPolicy,
+    dirs: &[(PathBuf, String)],
+) -> RunOutput {
     let mut env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -59,6 +97,7 @@ pub fn run_guest(
         env,
         network,
         http_version: mode.http_version(),
+        dirs: dirs.to_vec(),
         ..RunOptions::default()
     };
     runner()
@@ -72,6 +111,13 @@ pub fn run_guest(
 pub fn fault_server() -> TestServer {
     let addr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
     fault_server::start(addr).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// [`fault_server`], speaking TLS with [`pki`]'s server certificate.
+pub fn fault_server_tls() -> TestServer {
+    let addr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
+    let tls = grpc_wasi_harness::tls::ServerTls::new(&pki().server);
+    fault_server::start_tls(addr, &tls).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// How the guest reaches the server in a test.
@@ -133,4 +179,31 @@ pub fn run_scenario(
         output.exit_code, output.stdout, output.stderr
     );
     output.stdout.trim_end().to_owned()
+}
+
+/// Runs `scenario` with `env` over sockets against `server` on a thread of its own; returns
+/// once the server has accepted the guest's connection (or the guest has ended). Building the
+/// guest, on first use, may take minutes.
+pub fn connected_guest(
+    server: &TestServer,
+    scenario: &[&str],
+    env: &[(&str, &str)],
+) -> std::thread::JoinHandle<String> {
+    let (addr, uri) = (server.addr(), server.uri());
+    let args: Vec<String> = std::iter::once(uri)
+        .chain(scenario.iter().map(|a| a.to_string()))
+        .collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let guest = std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_scenario(Mode::Sockets, &args, &env, Mode::Sockets.grant(addr))
+    });
+    while server.connections_accepted() == 0 && !guest.is_finished() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    guest
 }

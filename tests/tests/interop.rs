@@ -5,9 +5,10 @@
 
 use std::sync::OnceLock;
 
-use grpc_wasi_e2e::{Mode, run_guest};
+use grpc_wasi_e2e::{Mode, pki, pki_dir, run_guest_with_dirs};
 use grpc_wasi_harness::interop_server;
 use grpc_wasi_harness::test_server::TestServer;
+use grpc_wasi_harness::tls::ServerTls;
 
 /// One interop server for the whole test process.
 fn server() -> &'static TestServer {
@@ -15,22 +16,42 @@ fn server() -> &'static TestServer {
     SERVER.get_or_init(|| interop_server::start("127.0.0.1:0".parse().unwrap()).unwrap())
 }
 
-fn interop(mode: Mode, case: &str) {
-    let server = server();
+/// One interop server speaking TLS (the test PKI's server certificate) for the process.
+fn tls_server() -> &'static TestServer {
+    static SERVER: OnceLock<TestServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let tls = ServerTls::new(&pki().server);
+        interop_server::start_tls("127.0.0.1:0".parse().unwrap(), &tls).unwrap()
+    })
+}
+
+/// Runs the interop `case` in `mode`; over sockets with `tls`, against the TLS server with
+/// `--use_tls=true` and the test CA (`--ca_file`, read through wasi:filesystem).
+fn interop_with(mode: Mode, case: &str, tls: bool) {
+    let server = if tls { tls_server() } else { server() };
     let port = server.addr().port().to_string();
-    let args = [
+    let mut args = vec![
         "--server_host=127.0.0.1".to_owned(),
         format!("--server_port={port}"),
         format!("--test_case={case}"),
         format!("--transport={}", mode.transport()),
     ];
+    let mut dirs = vec![];
+    if tls {
+        args.extend([
+            "--use_tls=true".to_owned(),
+            "--ca_file=/pki/ca.pem".to_owned(),
+        ]);
+        dirs.push((pki_dir().to_path_buf(), "/pki".to_owned()));
+    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let output = run_guest(
+    let output = run_guest_with_dirs(
         "interop-client",
         mode,
         &args,
         &[],
         mode.grant(server.addr()),
+        &dirs,
     );
     assert_eq!(
         (output.exit_code, output.stdout.trim_end()),
@@ -41,11 +62,11 @@ fn interop(mode: Mode, case: &str) {
 }
 
 macro_rules! cases {
-    ($mode:expr; $($case:ident)*) => {
+    ($mode:expr, $tls:expr; $($case:ident)*) => {
         $(
             #[test]
             fn $case() {
-                super::interop($mode, stringify!($case));
+                super::interop_with($mode, stringify!($case), $tls);
             }
         )*
     };
@@ -53,7 +74,10 @@ macro_rules! cases {
 
 macro_rules! all_cases {
     ($mode:expr) => {
-        cases!($mode;
+        all_cases!($mode, false);
+    };
+    ($mode:expr, $tls:expr) => {
+        cases!($mode, $tls;
             empty_unary large_unary client_streaming server_streaming ping_pong empty_stream
             custom_metadata status_code_and_message special_status_message
             unimplemented_method unimplemented_service timeout_on_sleeping_server
@@ -73,4 +97,9 @@ mod wasi_http {
 
 mod grpc_web {
     all_cases!(grpc_wasi_e2e::Mode::GrpcWeb);
+}
+
+/// Over sockets with TLS in the guest.
+mod sockets_tls {
+    all_cases!(grpc_wasi_e2e::Mode::Sockets, true);
 }

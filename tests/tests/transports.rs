@@ -114,22 +114,9 @@ fn nothing_listening_is_unavailable_with(mode: Mode, env: &[(&str, &str)]) {
     assert!(out.contains(&format!("{addr} refused")), "{out}");
 }
 
-/// Runs `scenario` over sockets against `server` on a thread of its own; returns once the
-/// server has accepted the guest's connection (or the guest has ended). Building the guest, on
-/// first use, may take minutes.
+/// [`grpc_wasi_e2e::connected_guest`] with no extra environment.
 fn connected_guest(server: &TestServer, scenario: &[&str]) -> std::thread::JoinHandle<String> {
-    let (addr, uri) = (server.addr(), server.uri());
-    let args: Vec<String> = std::iter::once(uri)
-        .chain(scenario.iter().map(|a| a.to_string()))
-        .collect();
-    let guest = std::thread::spawn(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_scenario(Mode::Sockets, &args, &[], Mode::Sockets.grant(addr))
-    });
-    while server.connections_accepted() == 0 && !guest.is_finished() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    guest
+    grpc_wasi_e2e::connected_guest(server, scenario, &[])
 }
 
 fn denied(mode: Mode) -> (std::net::SocketAddr, String) {

@@ -46,8 +46,10 @@ pub(crate) struct ConnectionState {
     pub(crate) pings: Pings,
     /// Calls whose response body has not been dropped yet.
     open_calls: Cell<usize>,
-    /// Why this client closed the connection (keepalive), given to the calls that ended.
-    closed: RefCell<Option<Status>>,
+    /// Why the connection closed, when this client knows better than h2's error: it closed
+    /// it (keepalive), or TLS failed (shared with the `ConnectionIo`). Given to the calls
+    /// that ended.
+    closed: Rc<RefCell<Option<Status>>>,
 }
 
 impl ConnectionState {
@@ -67,6 +69,7 @@ pub(crate) async fn handshake(
 ) -> Result<H2Connection, Status> {
     let put_off = io.put_off();
     let received = io.received();
+    let closed = io.failure();
     let (send_request, mut connection) = h2::client::Builder::new()
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
@@ -79,7 +82,7 @@ pub(crate) async fn handshake(
             unanswered: Cell::new(0),
         },
         open_calls: Cell::new(0),
-        closed: RefCell::new(None),
+        closed,
     });
     let task_state = state.clone();
     spawn(async move {
@@ -406,9 +409,5 @@ pub(crate) fn status_from_h2(e: h2::Error) -> Status {
         None if e.is_go_away() || e.is_remote() => Code::Unavailable,
         None => Code::Internal,
     };
-    #[cfg(feature = "tls")]
-    if let Some(message) = e.get_io().and_then(super::tls::describe_io_error) {
-        return Status::new(code, message).with_source(e);
-    }
     Status::new(code, format!("HTTP/2 error: {e}")).with_source(e)
 }

@@ -5,7 +5,7 @@
 //! through is encrypted as a whole and its records are handed to the host in one write (see
 //! `tcp.rs`), so TLS does not split what the coalescing joined.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -15,11 +15,15 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::coalesce::{PutOff, WriteBuffer};
 use super::tcp::TcpIo;
+use crate::status::Status;
 
 /// What h2 reads from and writes to.
 pub(crate) struct ConnectionIo {
     write_buf: WriteBuffer,
     stream: Stream,
+    /// Why the connection failed, when TLS says: h2 keeps only the text of an I/O error, so
+    /// the calls take the status from here (see `h2.rs`, `ConnectionState::closed`).
+    failure: Rc<RefCell<Option<Status>>>,
 }
 
 enum Stream {
@@ -34,6 +38,7 @@ impl ConnectionIo {
         ConnectionIo {
             write_buf: WriteBuffer::default(),
             stream: Stream::Tcp(io),
+            failure: Rc::default(),
         }
     }
 
@@ -43,6 +48,7 @@ impl ConnectionIo {
         ConnectionIo {
             write_buf: WriteBuffer::default(),
             stream: Stream::Tls(Box::new(io)),
+            failure: Rc::default(),
         }
     }
 
@@ -58,6 +64,24 @@ impl ConnectionIo {
     /// polls h2 with [`poll_connection`](super::coalesce::poll_connection).
     pub(crate) fn put_off(&self) -> Rc<Cell<PutOff>> {
         self.write_buf.put_off()
+    }
+
+    /// Where the status of a TLS failure of the connection is put, when one happens.
+    pub(crate) fn failure(&self) -> Rc<RefCell<Option<Status>>> {
+        self.failure.clone()
+    }
+
+    /// Keeps the status of `e` if TLS caused it (an alert from the server, a bad record).
+    #[cfg(feature = "tls")]
+    fn note<T>(&self, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if let Poll::Ready(Err(e)) = &poll
+            && let Some(message) = super::tls::describe_io_error(e)
+        {
+            self.failure
+                .borrow_mut()
+                .get_or_insert_with(|| Status::unavailable(message));
+        }
+        poll
     }
 
     /// The count of bytes read from the host so far (TLS records included), kept up to date.
@@ -93,10 +117,14 @@ impl AsyncRead for ConnectionIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().stream {
+        let this = self.get_mut();
+        match &mut this.stream {
             Stream::Tcp(io) => Pin::new(io).poll_read(cx, buf),
             #[cfg(feature = "tls")]
-            Stream::Tls(tls) => Pin::new(&mut **tls).poll_read(cx, buf),
+            Stream::Tls(tls) => {
+                let poll = Pin::new(&mut **tls).poll_read(cx, buf);
+                this.note(poll)
+            }
         }
     }
 }
@@ -120,7 +148,10 @@ impl AsyncWrite for ConnectionIo {
         if !this.write_buf.flush_now(cx) {
             return Poll::Ready(Ok(()));
         }
-        this.poll_write_buffer(cx)
+        let poll = this.poll_write_buffer(cx);
+        #[cfg(feature = "tls")]
+        let poll = this.note(poll);
+        poll
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -4,7 +4,10 @@
 //! `TRANSPORT` (`sockets`, the default, `wasi-http` or `grpc-web`), `CONNECT=lazy` for a
 //! channel made with `Endpoint::connect_lazy`, `CONNECT_TIMEOUT_MS` for
 //! `Endpoint::connect_timeout`, and `KEEPALIVE_MS`, `KEEPALIVE_TIMEOUT_MS` and
-//! `KEEPALIVE_IDLE` (set: true) for the keepalive settings. Prints one line: `ok: DETAILS`
+//! `KEEPALIVE_IDLE` (set: true) for the keepalive settings; for an `https://` URI over sockets,
+//! `TLS_CA` (a CA to trust, PEM text), `TLS_CERT` and `TLS_KEY` (a client identity, PEM text),
+//! `TLS_DOMAIN` (the name to check) and `TLS_ASSUME_H2` (set: accept a server that selects no
+//! ALPN protocol) make its `ClientTlsConfig`. Prints one line: `ok: DETAILS`
 //! when the scenario's checks passed, `status: CODE MESSAGE` when a call failed with a status
 //! (`CODE` is the number) and `check failed: WHAT` when a reply was not what the scenario
 //! expected. The host-side tests assert on that line. Exit code 0 unless the arguments are wrong.
@@ -17,7 +20,10 @@ use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use grpc_wasi::client::Grpc;
 use grpc_wasi::codegen::PathAndQuery;
-use grpc_wasi::{Channel, CompressionEncoding, Request, Status, Transport};
+use grpc_wasi::{
+    Certificate, Channel, ClientTlsConfig, CompressionEncoding, Identity, Request, Status,
+    Transport,
+};
 
 mod echo {
     #![allow(missing_docs)]
@@ -52,6 +58,28 @@ fn env_ms(var: &str) -> Option<Duration> {
     Some(Duration::from_millis(ms))
 }
 
+/// The TLS configuration the `TLS_*` variables describe, if any is set.
+fn tls_config() -> Option<ClientTlsConfig> {
+    let var = |name: &str| std::env::var(name).ok();
+    if ["TLS_CA", "TLS_CERT", "TLS_DOMAIN", "TLS_ASSUME_H2"]
+        .iter()
+        .all(|name| var(name).is_none())
+    {
+        return None;
+    }
+    let mut tls = ClientTlsConfig::new();
+    if let Some(ca) = var("TLS_CA") {
+        tls = tls.ca_certificate(Certificate::from_pem(ca));
+    }
+    if let (Some(cert), Some(key)) = (var("TLS_CERT"), var("TLS_KEY")) {
+        tls = tls.identity(Identity::from_pem(cert, key));
+    }
+    if let Some(domain) = var("TLS_DOMAIN") {
+        tls = tls.domain_name(domain);
+    }
+    Some(tls.assume_http2(var("TLS_ASSUME_H2").is_some()))
+}
+
 fn request(message: impl Into<String>) -> EchoRequest {
     EchoRequest {
         message: message.into(),
@@ -83,6 +111,9 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
     }
     if std::env::var("KEEPALIVE_IDLE").is_ok() {
         endpoint = endpoint.keep_alive_while_idle(true);
+    }
+    if let Some(tls) = tls_config() {
+        endpoint = endpoint.tls_config(tls)?;
     }
     let channel = match std::env::var("CONNECT").as_deref() {
         Ok("lazy") => endpoint.connect_lazy()?,

@@ -23,7 +23,9 @@ use std::time::Duration;
 
 use futures::SinkExt;
 use futures::channel::mpsc;
-use grpc_wasi::{Channel, Code, CompressionEncoding, Request, Status, Transport};
+use grpc_wasi::{
+    Certificate, Channel, ClientTlsConfig, Code, CompressionEncoding, Request, Status, Transport,
+};
 
 mod testing {
     #![allow(missing_docs)]
@@ -398,11 +400,27 @@ async fn status_and_message(client: &mut TestServiceClient, message: &str) -> Ch
     expect_status(result, Code::Unknown, Some(message))
 }
 
+/// The command line: the interop client's flags (`doc/interop-test-descriptions.md`).
+struct Args {
+    host: String,
+    port: String,
+    case: String,
+    transport: Transport,
+    /// `--use_tls=true`: `https://`.
+    use_tls: bool,
+    /// `--ca_file=PATH`: the CA to trust (read through wasi:filesystem), instead of
+    /// Mozilla's roots.
+    ca_file: Option<String>,
+    /// `--server_host_override=NAME`: the name the server's certificate is checked for.
+    host_override: Option<String>,
+}
+
 /// `--name=value` or `--name value`.
-fn parse_args() -> Result<(String, String, String, Transport), String> {
+fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut host, mut port, mut case, mut transport) =
         ("127.0.0.1".to_owned(), None, None, Transport::Sockets);
+    let (mut use_tls, mut ca_file, mut host_override) = (false, None, None);
     while let Some(arg) = args.next() {
         let (name, value) = match arg.split_once('=') {
             Some((name, value)) => (name.to_owned(), value.to_owned()),
@@ -415,7 +433,9 @@ fn parse_args() -> Result<(String, String, String, Transport), String> {
             "--server_host" => host = value,
             "--server_port" => port = Some(value),
             "--test_case" => case = Some(value),
-            "--use_tls" if value == "false" => {}
+            "--use_tls" => use_tls = value == "true",
+            "--ca_file" => ca_file = Some(value),
+            "--server_host_override" => host_override = Some(value),
             "--transport" => {
                 transport = match value.as_str() {
                     "sockets" => Transport::Sockets,
@@ -429,31 +449,56 @@ fn parse_args() -> Result<(String, String, String, Transport), String> {
     }
     let port = port.ok_or("--server_port is required")?;
     let case = case.ok_or("--test_case is required")?;
-    Ok((host, port, case, transport))
+    Ok(Args {
+        host,
+        port,
+        case,
+        transport,
+        use_tls,
+        ca_file,
+        host_override,
+    })
+}
+
+/// The channel `args` name, connected.
+async fn connect(args: &Args) -> Result<Channel, String> {
+    let host = if args.host.contains(':') {
+        format!("[{}]", args.host)
+    } else {
+        args.host.clone()
+    };
+    let scheme = if args.use_tls { "https" } else { "http" };
+    let mut endpoint = Channel::from_shared(format!("{scheme}://{host}:{}", args.port))
+        .map_err(fail)?
+        .transport(args.transport);
+    if args.use_tls && args.transport == Transport::Sockets {
+        let mut tls = ClientTlsConfig::new();
+        if let Some(path) = &args.ca_file {
+            let pem = std::fs::read(path).map_err(|e| format!("--ca_file {path}: {e}"))?;
+            tls = tls.ca_certificate(Certificate::from_pem(pem));
+        }
+        if let Some(name) = &args.host_override {
+            tls = tls.domain_name(name);
+        }
+        endpoint = endpoint.tls_config(tls).map_err(fail)?;
+    }
+    endpoint.connect().await.map_err(fail)
 }
 
 fn main() -> ExitCode {
-    let (host, port, case, transport) = match parse_args() {
+    let args = match parse_args() {
         Ok(args) => args,
         Err(e) => {
             eprintln!(
-                "usage: interop-client --server_host=H --server_port=P --test_case=C [--transport=T]: {e}"
+                "usage: interop-client --server_host=H --server_port=P --test_case=C \
+                 [--transport=T] [--use_tls=true [--ca_file=PEM] [--server_host_override=NAME]]: {e}"
             );
             return ExitCode::from(2);
         }
     };
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
-    };
+    let case = args.case.clone();
     let outcome = grpc_wasi::block_on(async {
-        let channel = Channel::from_shared(format!("http://{host}:{port}"))
-            .map_err(fail)?
-            .transport(transport)
-            .connect()
-            .await
-            .map_err(fail)?;
+        let channel = connect(&args).await?;
         run_case(channel, &case).await
     });
     match outcome {
