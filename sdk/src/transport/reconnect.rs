@@ -36,7 +36,7 @@ pub(crate) struct Reconnect {
     keepalive: Option<KeepAlive>,
     /// How each connection makes its TLS connection (`https://`); `None`: plain-text h2c.
     #[cfg(feature = "tls")]
-    tls: Option<TlsTarget>,
+    tls: Option<Box<TlsTarget>>,
     /// The last connection opened, and how many were opened before it; `None` before the
     /// first.
     current: RefCell<Option<(H2Connection, u64)>>,
@@ -68,7 +68,7 @@ impl Reconnect {
     /// Makes each connection over TLS with `tls` (for `https://`).
     #[cfg(feature = "tls")]
     pub(crate) fn with_tls(mut self, tls: TlsTarget) -> Reconnect {
-        self.tls = Some(tls);
+        self.tls = Some(Box::new(tls));
         self
     }
 
