@@ -25,12 +25,12 @@ use crate::runner::{RunOptions, Runner};
 const CLIENTS: [&str; 3] = ["native tonic", "guest sockets", "guest wasi:http"];
 
 /// One workload: what the guest runs (`bench-guest` arguments) and the figures it yields.
-struct Workload {
-    name: &'static str,
-    count: usize,
-    size: usize,
+pub(crate) struct Workload {
+    pub(crate) name: &'static str,
+    pub(crate) count: usize,
+    pub(crate) size: usize,
     /// (key printed by the guest, figure label).
-    figures: &'static [(&'static str, &'static str)],
+    pub(crate) figures: &'static [(&'static str, &'static str)],
 }
 
 fn workloads(quick: bool) -> Vec<Workload> {
@@ -119,7 +119,7 @@ fn parse_figures(line: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
-fn percentile(mut samples: Vec<f64>, p: f64) -> f64 {
+pub(crate) fn percentile(mut samples: Vec<f64>, p: f64) -> f64 {
     samples.sort_by(f64::total_cmp);
     let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
     samples.get(i).copied().unwrap_or(0.0)
@@ -127,7 +127,7 @@ fn percentile(mut samples: Vec<f64>, p: f64) -> f64 {
 
 /// Times `count` calls of `call`, one after the other: `p50_us` and `p99_us`. Errors: the first
 /// failed call's.
-async fn sequential(
+pub(crate) async fn sequential(
     count: usize,
     mut call: impl AsyncFnMut() -> anyhow::Result<()>,
 ) -> anyhow::Result<BTreeMap<String, f64>> {
@@ -260,8 +260,20 @@ fn guest(
     server: SocketAddr,
     args: Vec<String>,
 ) -> anyhow::Result<(BTreeMap<String, f64>, Duration)> {
+    guest_with_env(runner, component, server, args, vec![])
+}
+
+/// [`guest`], with the environment variables `env`.
+pub(crate) fn guest_with_env(
+    runner: &Runner,
+    component: &wasmtime::component::Component,
+    server: SocketAddr,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+) -> anyhow::Result<(BTreeMap<String, f64>, Duration)> {
     let mut options = RunOptions {
         args,
+        env,
         ..RunOptions::default()
     };
     options.network.allow(&server.to_string())?;
@@ -282,11 +294,11 @@ fn guest(
 }
 
 /// One row of the report.
-struct Row {
-    label: String,
+pub(crate) struct Row {
+    pub(crate) label: String,
     /// Median per client, in [`CLIENTS`] order; `None` where a client has no such figure.
-    values: [Option<f64>; 3],
-    lower_is_better: bool,
+    pub(crate) values: [Option<f64>; 3],
+    pub(crate) lower_is_better: bool,
 }
 
 /// Runs the benchmark and prints/writes its report. Errors: a guest or native run fails, or
@@ -417,6 +429,26 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         end,
     ));
 
+    rows.extend(crate::bench_tls::rows(quick, rounds)?);
+    let (size, gzipped) = file_sizes(&guest::build_with_features("echo-client", &["tls"])?)?;
+    rows.push(guest_only_row("echo-client.wasm with tls, bytes", size));
+    rows.push(guest_only_row(
+        "echo-client.wasm with tls, gzipped, bytes",
+        gzipped,
+    ));
+    let no_roots = guest::build_with_features("echo-client", &["tls-no-roots"])?;
+    rows.push(guest_only_row(
+        "echo-client.wasm with tls-no-roots, bytes",
+        file_sizes(&no_roots)?.0,
+    ));
+    if crate::bench_tls::clang_installed() {
+        let ring = guest::build_with_features("echo-client", &["tls-ring"])?;
+        rows.push(guest_only_row(
+            "echo-client.wasm with tls-ring, bytes",
+            file_sizes(&ring)?.0,
+        ));
+    }
+
     print_table(&rows);
     write_reports(&rows, quick)?;
     Ok(())
@@ -446,7 +478,7 @@ fn shrunk_echo_client(
     file_sizes(&path).map(Some)
 }
 
-fn guest_args(uri: &str, transport: &str, workload: &Workload) -> Vec<String> {
+pub(crate) fn guest_args(uri: &str, transport: &str, workload: &Workload) -> Vec<String> {
     vec![
         uri.to_owned(),
         transport.to_owned(),

@@ -23,6 +23,7 @@
 //! ```
 
 pub mod bench;
+mod bench_tls;
 pub mod demo;
 pub mod echo_server;
 pub mod fault_server;

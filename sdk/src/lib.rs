@@ -111,6 +111,6 @@ pub use request::{IntoRequest, IntoStreamingRequest, Request};
 pub use response::Response;
 pub use runtime::block_on;
 pub use status::{Code, Status};
-#[cfg(feature = "tls")]
+#[cfg(feature = "tls-no-roots")]
 pub use transport::{Certificate, ClientTlsConfig, Identity};
 pub use transport::{Channel, Endpoint, Transport};

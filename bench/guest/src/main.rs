@@ -16,6 +16,9 @@
 //! | `memory` | COUNT sequential unary calls | `memory_bytes_start`, `memory_bytes_end` (linear memory) |
 //! | `cold` | one unary call | (nothing: the host times the whole run) |
 //!
+//! Built with the `tls` feature, an `https://` URI over sockets trusts the CA in the environment
+//! variable `TLS_CA` (PEM).
+//!
 //! Exits 1 with the status on stderr if a call fails.
 
 use std::process::ExitCode;
@@ -106,10 +109,16 @@ async fn run(
     count: usize,
     size: usize,
 ) -> Result<String, Status> {
-    let channel = Channel::from_shared(uri)?
-        .transport(transport)
-        .connect()
-        .await?;
+    let endpoint = Channel::from_shared(uri)?.transport(transport);
+    // Built with `tls`: trust the CA in TLS_CA for an https:// URI over sockets.
+    #[cfg(feature = "tls")]
+    let endpoint = match std::env::var("TLS_CA") {
+        Ok(ca) if transport == Transport::Sockets => endpoint.tls_config(
+            grpc_wasi::ClientTlsConfig::new().ca_certificate(grpc_wasi::Certificate::from_pem(ca)),
+        )?,
+        _ => endpoint,
+    };
+    let channel = endpoint.connect().await?;
     let mut client = EchoClient::new(channel).max_decoding_message_size(64 * 1024 * 1024);
     let payload = "x".repeat(size);
     Ok(match workload {

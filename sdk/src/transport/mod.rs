@@ -26,7 +26,7 @@ mod reconnect;
 mod stream;
 #[cfg(feature = "sockets")]
 mod tcp;
-#[cfg(feature = "tls")]
+#[cfg(feature = "tls-no-roots")]
 mod tls;
 #[cfg(feature = "wasi-http")]
 mod wasi_http;
@@ -43,7 +43,7 @@ use futures_core::Stream;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue, Uri};
 
-#[cfg(feature = "tls")]
+#[cfg(feature = "tls-no-roots")]
 pub use tls::{Certificate, ClientTlsConfig, Identity};
 pub(crate) use wasi_io::Readiness;
 
@@ -145,7 +145,7 @@ pub struct Endpoint {
     keep_alive_interval: Option<Duration>,
     keep_alive_timeout: Duration,
     keep_alive_while_idle: bool,
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "tls-no-roots")]
     tls: Option<tls::TlsConnector>,
 }
 
@@ -161,7 +161,7 @@ impl Endpoint {
             keep_alive_interval: None,
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             keep_alive_while_idle: false,
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "tls-no-roots")]
             tls: None,
         }
     }
@@ -234,7 +234,7 @@ impl Endpoint {
     /// Errors: `InvalidArgument` when the configuration cannot be used: PEM without a
     /// certificate or key, a certificate or key rustls rejects, a key that does not match its
     /// certificate, an invalid domain name.
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "tls-no-roots")]
     pub fn tls_config(mut self, tls_config: ClientTlsConfig) -> Result<Self, Status> {
         self.tls = Some(tls_config.connector()?);
         Ok(self)
@@ -280,7 +280,7 @@ impl Endpoint {
     pub fn connect_lazy(&self) -> Result<Channel, Status> {
         let uri = self.uri.clone()?;
         let https = uri.scheme() == Some(&Scheme::HTTPS);
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "tls-no-roots")]
         if self.tls.is_some() && self.transport != Transport::Sockets {
             return Err(Status::invalid_argument(format!(
                 "Endpoint::tls_config is for Transport::Sockets; over Transport::{:?} the \
@@ -288,7 +288,7 @@ impl Endpoint {
                 self.transport
             )));
         }
-        #[cfg(all(feature = "sockets", not(feature = "tls")))]
+        #[cfg(all(feature = "sockets", not(feature = "tls-no-roots")))]
         if https && self.transport == Transport::Sockets {
             return Err(Status::unimplemented(format!(
                 "{uri}: https (TLS) on the sockets transport needs grpc-wasi's `tls` feature \
@@ -310,14 +310,14 @@ impl Endpoint {
                         while_idle: self.keep_alive_while_idle,
                     });
                 let connect_timeout = self.connect_timeout;
-                #[cfg(feature = "tls")]
+                #[cfg(feature = "tls-no-roots")]
                 let tls = match (https, &self.tls) {
                     (false, _) => None,
                     (true, Some(connector)) => Some(connector.clone().target(&host)?),
                     (true, None) => Some(ClientTlsConfig::new().connector()?.target(&host)?),
                 };
                 let connection = reconnect::Reconnect::new(host, port, connect_timeout, keepalive);
-                #[cfg(feature = "tls")]
+                #[cfg(feature = "tls-no-roots")]
                 let connection = match tls {
                     Some(tls) => connection.with_tls(tls),
                     None => connection,

@@ -20,7 +20,7 @@ use super::h2::{H2Connection, handshake, status_from_h2};
 use super::keepalive::KeepAlive;
 use super::stream::ConnectionIo;
 use super::tcp;
-#[cfg(feature = "tls")]
+#[cfg(feature = "tls-no-roots")]
 use super::tls::TlsTarget;
 use crate::runtime::Deadline;
 use crate::status::Status;
@@ -35,7 +35,7 @@ pub(crate) struct Reconnect {
     /// The keepalive PINGs of each connection, if any.
     keepalive: Option<KeepAlive>,
     /// How each connection makes its TLS connection (`https://`); `None`: plain-text h2c.
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "tls-no-roots")]
     tls: Option<Box<TlsTarget>>,
     /// The last connection opened, and how many were opened before it; `None` before the
     /// first.
@@ -58,7 +58,7 @@ impl Reconnect {
             port,
             connect_timeout,
             keepalive,
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "tls-no-roots")]
             tls: None,
             current: RefCell::new(None),
             opening: Mutex::new(()),
@@ -66,7 +66,7 @@ impl Reconnect {
     }
 
     /// Makes each connection over TLS with `tls` (for `https://`).
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "tls-no-roots")]
     pub(crate) fn with_tls(mut self, tls: TlsTarget) -> Reconnect {
         self.tls = Some(Box::new(tls));
         self
@@ -74,7 +74,7 @@ impl Reconnect {
 
     /// The `:scheme` of requests on this connection: `https` over TLS, else `http`.
     pub(crate) fn scheme(&self) -> http::uri::Scheme {
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "tls-no-roots")]
         if self.tls.is_some() {
             return http::uri::Scheme::HTTPS;
         }
@@ -129,7 +129,7 @@ impl Reconnect {
     async fn open(&self) -> Result<H2Connection, Status> {
         let open = async {
             let tcp = tcp::connect(&self.host, self.port).await?;
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "tls-no-roots")]
             if let Some(tls) = &self.tls {
                 let peer = format!("{}:{}", self.host, self.port);
                 let io = ConnectionIo::tls(tls.connect(tcp, &peer).await?);

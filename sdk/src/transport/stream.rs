@@ -28,7 +28,7 @@ pub(crate) struct ConnectionIo {
 
 enum Stream {
     Tcp(TcpIo),
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "tls-no-roots")]
     Tls(Box<tokio_rustls::client::TlsStream<TcpIo>>),
 }
 
@@ -43,7 +43,7 @@ impl ConnectionIo {
     }
 
     /// HTTP/2 over a TLS connection.
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "tls-no-roots")]
     pub(crate) fn tls(io: tokio_rustls::client::TlsStream<TcpIo>) -> ConnectionIo {
         ConnectionIo {
             write_buf: WriteBuffer::default(),
@@ -55,7 +55,7 @@ impl ConnectionIo {
     fn tcp_io(&self) -> &TcpIo {
         match &self.stream {
             Stream::Tcp(io) => io,
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "tls-no-roots")]
             Stream::Tls(tls) => tls.get_ref().0,
         }
     }
@@ -72,7 +72,7 @@ impl ConnectionIo {
     }
 
     /// Keeps the status of `e` if TLS caused it (an alert from the server, a bad record).
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "tls-no-roots")]
     fn note<T>(&self, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
         if let Poll::Ready(Err(e)) = &poll
             && let Some(message) = super::tls::describe_io_error(e)
@@ -95,7 +95,7 @@ impl ConnectionIo {
         let bytes = self.write_buf.take_for_writing();
         match &mut self.stream {
             Stream::Tcp(io) => io.poll_write_all(bytes, cx),
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "tls-no-roots")]
             Stream::Tls(tls) => {
                 use bytes::Buf;
                 while !bytes.is_empty() {
@@ -120,7 +120,7 @@ impl AsyncRead for ConnectionIo {
         let this = self.get_mut();
         match &mut this.stream {
             Stream::Tcp(io) => Pin::new(io).poll_read(cx, buf),
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "tls-no-roots")]
             Stream::Tls(tls) => {
                 let poll = Pin::new(&mut **tls).poll_read(cx, buf);
                 this.note(poll)
@@ -149,7 +149,7 @@ impl AsyncWrite for ConnectionIo {
             return Poll::Ready(Ok(()));
         }
         let poll = this.poll_write_buffer(cx);
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "tls-no-roots")]
         let poll = this.note(poll);
         poll
     }
@@ -160,7 +160,7 @@ impl AsyncWrite for ConnectionIo {
         match &mut this.stream {
             Stream::Tcp(io) => io.poll_shutdown_send(cx),
             // Sends TLS's close_notify alert, then shuts TCP down.
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "tls-no-roots")]
             Stream::Tls(tls) => Pin::new(&mut **tls).poll_shutdown(cx),
         }
     }

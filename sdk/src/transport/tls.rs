@@ -1,4 +1,5 @@
-//! TLS for the sockets transport (feature `tls`): rustls 0.23 in the guest over the
+//! TLS for the sockets transport (feature `tls`, or `tls-no-roots` without Mozilla's roots):
+//! rustls 0.23 in the guest over the
 //! `wasi:sockets` TCP stream, HTTP/2 on top, configured as tonic's `ClientTlsConfig`.
 //!
 //! The handshake offers TLS 1.3 and 1.2 and ALPN `h2` (PROTOCOL-HTTP2: gRPC over TLS is
@@ -6,7 +7,8 @@
 //! no ALPN). SNI is the URI's host name, or [`ClientTlsConfig::domain_name`]; a URI whose
 //! host is an IP literal is checked against the certificate's IP SANs (RFC 6125 §6.2).
 //! Cryptography is RustCrypto's pure-Rust provider (`rustls-rustcrypto`): it builds for
-//! `wasm32-wasip2` with no C compiler. Randomness comes from `wasi:random`, the time a
+//! `wasm32-wasip2` with no C compiler; with the `tls-ring` feature it is ring's (smaller and
+//! faster, but it needs clang). Randomness comes from `wasi:random`, the time a
 //! certificate is checked against from `wasi:clocks/wall-clock` (through Rust's `std`).
 
 use std::fmt;
@@ -141,7 +143,8 @@ impl ClientTlsConfig {
     }
 
     /// Trusts Mozilla's root CAs (compiled in from the `webpki-roots` crate) as well as the
-    /// CAs added.
+    /// CAs added. Built with the `tls-no-roots` feature instead of `tls`, the build has no
+    /// such roots and the configuration fails with `InvalidArgument`.
     pub fn with_webpki_roots(mut self) -> Self {
         self.webpki_roots = true;
         self
@@ -178,9 +181,19 @@ impl ClientTlsConfig {
             }
         }
         if self.webpki_roots || self.cas.is_empty() {
+            #[cfg(feature = "tls")]
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            #[cfg(not(feature = "tls"))]
+            return Err(Status::invalid_argument(
+                "TLS configuration: Mozilla's roots are not in this build (grpc-wasi's `tls` \
+                 feature has them, `tls-no-roots` not): add the server's CA with \
+                 ClientTlsConfig::ca_certificate",
+            ));
         }
+        #[cfg(not(feature = "tls-ring"))]
         let provider = Arc::new(rustls_rustcrypto::provider());
+        #[cfg(feature = "tls-ring")]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Status::internal(format!("TLS configuration: {e}")))?

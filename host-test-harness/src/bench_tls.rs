@@ -1,0 +1,134 @@
+//! The TLS rows of `bench`: unary p50 and cold start with the TLS handshake, on one tonic
+//! echo server speaking TLS (rustls, ring; a certificate from a throw-away CA). Clients: native
+//! tonic with TLS (rustls, ring), the `bench-guest` (built with `tls`) over sockets with TLS in
+//! the guest (rustls, RustCrypto), and over wasi:http with the host's TLS (hyper-rustls, ring).
+//! Where clang is installed (ring needs it to build for `wasm32-wasip2`), the guest built with
+//! `tls-ring` (ring's cryptography in the guest) gets rows of its own over sockets.
+
+use std::time::Instant;
+
+use tonic::transport::{Certificate, ClientTlsConfig};
+
+use crate::bench::{Row, Workload, guest_args, guest_with_env, percentile, sequential};
+use crate::echo_server;
+use crate::guest;
+use crate::proto::EchoRequest;
+use crate::proto::echo_client::EchoClient;
+use crate::runner::Runner;
+use crate::tls::{ServerTls, TestPki};
+
+/// A native tonic client of `uri`, trusting `ca_pem`, connected (TLS handshake done).
+async fn native_client(
+    uri: &str,
+    ca_pem: &str,
+) -> anyhow::Result<EchoClient<tonic::transport::Channel>> {
+    let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca_pem));
+    let channel = tonic::transport::Channel::from_shared(uri.to_owned())?
+        .tls_config(tls)?
+        .connect()
+        .await?;
+    Ok(EchoClient::new(channel))
+}
+
+/// The TLS rows, each figure the median of `rounds` rounds. Errors: a run fails.
+pub(crate) fn rows(quick: bool, rounds: usize) -> anyhow::Result<Vec<Row>> {
+    let pki = TestPki::generate()?;
+    let server = echo_server::start_tls("127.0.0.1:0".parse()?, &ServerTls::new(&pki.server))?;
+    let uri = server.uri();
+    let runner = Runner::trusting(&[pki.ca_pem.clone().into_bytes()])?;
+    let component = runner.load(&guest::build_with_features("bench-guest", &["tls"])?)?;
+    let ring = if clang_installed() {
+        Some(runner.load(&guest::build_with_features("bench-guest", &["tls-ring"])?)?)
+    } else {
+        println!("clang not found: no rows for TLS with ring in the guest");
+        None
+    };
+    let env = vec![("TLS_CA".to_owned(), pki.ca_pem.clone())];
+    let unary = Workload {
+        name: "unary",
+        count: if quick { 100 } else { 2000 },
+        size: 1024,
+        figures: &[],
+    };
+    // [guest built with `tls`, guest built with `tls-ring`][client]: values over rounds; the
+    // ring guest runs over sockets only, in the sockets column.
+    let mut p50: [[Vec<f64>; 3]; 2] = Default::default();
+    let mut cold: [[Vec<f64>; 3]; 2] = Default::default();
+    let mut runs = vec![
+        (0, &component, 1, "sockets"),
+        (0, &component, 2, "wasi-http"),
+    ];
+    if let Some(ring) = &ring {
+        runs.push((1, ring, 1, "sockets"));
+    }
+    for _ in 0..rounds {
+        let payload = "x".repeat(unary.size);
+        let request = || EchoRequest {
+            message: payload.clone(),
+        };
+        let (native_p50, native_cold) = runner.runtime().block_on(async {
+            let start = Instant::now();
+            let mut client = native_client(&uri, &pki.ca_pem).await?;
+            client.unary_echo(request()).await?;
+            let cold = start.elapsed().as_secs_f64() * 1e3;
+            let figures = sequential(unary.count, async || {
+                client.unary_echo(request()).await?;
+                Ok(())
+            })
+            .await?;
+            anyhow::Ok((figures.get("p50_us").copied().unwrap_or(0.0), cold))
+        })?;
+        for variant in 0..2 {
+            p50[variant][0].push(native_p50);
+            cold[variant][0].push(native_cold);
+        }
+        for &(variant, component, client, transport) in &runs {
+            let args = guest_args(&uri, transport, &unary);
+            let (figures, _) =
+                guest_with_env(&runner, component, server.addr(), args, env.clone())?;
+            p50[variant][client].push(figures.get("p50_us").copied().unwrap_or(0.0));
+            let args = vec![
+                uri.clone(),
+                transport.into(),
+                "cold".into(),
+                "1".into(),
+                "1".into(),
+            ];
+            let (_, elapsed) =
+                guest_with_env(&runner, component, server.addr(), args, env.clone())?;
+            cold[variant][client].push(elapsed.as_secs_f64() * 1e3);
+        }
+    }
+    let median =
+        |values: [Vec<f64>; 3]| values.map(|v| (!v.is_empty()).then(|| percentile(v, 0.5)));
+    let row = |label: &str, values| Row {
+        label: label.into(),
+        values: median(values),
+        lower_is_better: true,
+    };
+    let [p50, ring_p50] = p50;
+    let [cold, ring_cold] = cold;
+    let mut rows = vec![
+        row("unary 1 KiB over TLS, p50 µs/call", p50),
+        row("cold start with TLS handshake, ms", cold),
+    ];
+    if ring.is_some() {
+        rows.push(row(
+            "unary 1 KiB over TLS, ring guest, p50 µs/call",
+            ring_p50,
+        ));
+        rows.push(row(
+            "cold start with TLS handshake, ring guest, ms",
+            ring_cold,
+        ));
+    }
+    Ok(rows)
+}
+
+/// Whether clang, which ring needs to build for `wasm32-wasip2`, is installed.
+pub(crate) fn clang_installed() -> bool {
+    std::process::Command::new("clang")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
