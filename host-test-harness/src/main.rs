@@ -4,6 +4,7 @@
 //! grpc-wasi-harness echo-server [--addr 127.0.0.1:50051] [--tls CERT KEY [--client-ca CA]]
 //! grpc-wasi-harness run GUEST.wasm --allow 127.0.0.1:50051 [--allow-http HOST:PORT] [--http1] [--ca-cert PEM] [-- ARGS...]
 //! grpc-wasi-harness serve COMPONENT.wasm --listen 127.0.0.1:8080 --allow-http 127.0.0.1:50051
+//! grpc-wasi-harness test-certs [--out certs]
 //! grpc-wasi-harness demo [--transport sockets|wasi-http|grpc-web] [--tls]
 //! ```
 
@@ -15,7 +16,7 @@ use clap::{Parser, Subcommand};
 use grpc_wasi_harness::echo_server;
 use grpc_wasi_harness::outgoing_http::HttpVersion;
 use grpc_wasi_harness::runner::{RunOptions, Runner};
-use grpc_wasi_harness::tls::{CertifiedKey, ServerTls};
+use grpc_wasi_harness::tls::{CertifiedKey, ServerTls, TestPki};
 
 #[derive(Parser)]
 #[command(
@@ -68,6 +69,13 @@ enum Cmd {
         /// A short run that proves the command works (figures too noisy to compare).
         #[arg(long)]
         quick: bool,
+    },
+    /// Write a throw-away test PKI into a folder: ca.pem, server.pem and server.key (for
+    /// localhost, 127.0.0.1 and ::1), client.pem and client.key (for mTLS).
+    TestCerts {
+        /// The folder (made if missing).
+        #[arg(long, default_value = "certs")]
+        out: PathBuf,
     },
     /// Build the echo guest, start the echo server, run one call of each RPC kind.
     Demo {
@@ -218,6 +226,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Bench { quick } => {
             grpc_wasi_harness::bench::run(quick)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::TestCerts { out } => {
+            let pki = TestPki::generate()?;
+            std::fs::create_dir_all(&out)?;
+            for (name, pem) in [
+                ("ca.pem", &pki.ca_pem),
+                ("server.pem", &pki.server.cert_pem),
+                ("server.key", &pki.server.key_pem),
+                ("client.pem", &pki.client.cert_pem),
+                ("client.key", &pki.client.key_pem),
+            ] {
+                let path = out.join(name);
+                std::fs::write(&path, pem).with_context(|| format!("{}", path.display()))?;
+            }
+            println!("wrote a test CA and its certificates to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo { transport, tls } => Ok(if grpc_wasi_harness::demo::run(&transport, tls)? {

@@ -191,9 +191,11 @@ impl ClientTlsConfig {
             ));
         }
         #[cfg(not(feature = "tls-ring"))]
-        let provider = Arc::new(rustls_rustcrypto::provider());
+        let mut provider = rustls_rustcrypto::provider();
         #[cfg(feature = "tls-ring")]
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut provider = rustls::crypto::ring::default_provider();
+        prefer_chacha20(&mut provider.cipher_suites);
+        let provider = Arc::new(provider);
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Status::internal(format!("TLS configuration: {e}")))?
@@ -218,6 +220,23 @@ impl ClientTlsConfig {
             assume_http2: self.assume_http2,
         })
     }
+}
+
+/// Orders `suites` TLS 1.3 first, and ChaCha20-Poly1305 first within each version: WebAssembly
+/// has no AES instructions, and ChaCha20 in software is faster than AES-GCM in software (the
+/// choice clients without AES hardware make; servers that honour the client's order, rustls's
+/// and Go's among them, then pick it).
+fn prefer_chacha20(suites: &mut [rustls::SupportedCipherSuite]) {
+    use rustls::CipherSuite as S;
+    suites.sort_by_key(|suite| {
+        let chacha = matches!(
+            suite.suite(),
+            S::TLS13_CHACHA20_POLY1305_SHA256
+                | S::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+                | S::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+        );
+        (suite.tls13().is_none(), !chacha)
+    });
 }
 
 /// The ALPN protocol ID of HTTP/2 over TLS (RFC 9113 §3.2).
@@ -364,5 +383,78 @@ fn hint(e: &rustls::Error) -> &'static str {
             " (the server refused the client certificate, or needs one: ClientTlsConfig::identity)"
         }
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::Code;
+
+    /// The code `config` fails with, if it does.
+    fn code_of(config: ClientTlsConfig) -> Option<Code> {
+        config.connector().err().map(|status| status.code())
+    }
+
+    #[test]
+    fn pem_without_a_certificate_or_key_is_invalid_argument() {
+        let not_pem = Certificate::from_pem("not a certificate");
+        assert_eq!(
+            code_of(ClientTlsConfig::new().ca_certificate(not_pem)),
+            Some(Code::InvalidArgument)
+        );
+        let garbage = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let status = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(garbage))
+            .connector()
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains("CA certificate"), "{status}");
+        let identity = Identity::from_pem("no cert", "no key");
+        assert_eq!(
+            code_of(ClientTlsConfig::new().identity(identity)),
+            Some(Code::InvalidArgument)
+        );
+    }
+
+    #[test]
+    fn a_domain_name_must_be_a_dns_name_or_an_ip_address() {
+        assert_eq!(
+            code_of(ClientTlsConfig::new().domain_name("not a name!")),
+            Some(Code::InvalidArgument)
+        );
+        assert!(server_name("[::1]").is_ok());
+        assert!(server_name("127.0.0.1").is_ok());
+        assert!(server_name("echo.example").is_ok());
+    }
+
+    #[test]
+    fn tls13_and_chacha20_come_first() {
+        let mut suites = rustls_rustcrypto::provider().cipher_suites;
+        prefer_chacha20(&mut suites);
+        assert_eq!(
+            suites[0].suite(),
+            rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
+        );
+        let first_tls12 = suites.iter().position(|s| s.tls13().is_none()).unwrap();
+        assert!(suites[first_tls12..].iter().all(|s| s.tls13().is_none()));
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn no_ca_means_mozillas_roots() {
+        assert!(ClientTlsConfig::new().connector().is_ok());
+        let connector = ClientTlsConfig::new()
+            .assume_http2(true)
+            .connector()
+            .unwrap();
+        assert!(connector.assume_http2);
+        assert_eq!(
+            connector.config.alpn_protocols,
+            vec![b"h2".to_vec()],
+            "ALPN offers h2 only"
+        );
     }
 }
