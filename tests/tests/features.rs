@@ -64,3 +64,43 @@ fn a_transport_left_out_is_a_clear_status() {
         output.stderr
     );
 }
+
+#[test]
+fn tls_brings_only_wasi_0_2_imports_and_no_http() {
+    let runner = Runner::new().unwrap();
+    let plain = imports(&runner, &guest::build("echo-client").unwrap());
+    let tls = imports(
+        &runner,
+        &guest::build_with_features("echo-client", &["tls"]).unwrap(),
+    );
+    assert!(tls.iter().all(|i| i.contains("@0.2.")), "{tls:?}");
+    assert!(!tls.iter().any(|i| i.starts_with("wasi:http/")), "{tls:?}");
+    assert!(
+        tls.iter().any(|i| i.starts_with("wasi:random/random@")),
+        "{tls:?}"
+    );
+    assert!(
+        tls.iter().any(|i| i.starts_with("wasi:sockets/tcp@")),
+        "{tls:?}"
+    );
+    assert!(plain.iter().all(|i| i.contains("@0.2.")), "{plain:?}");
+}
+
+#[test]
+fn https_over_sockets_without_tls_is_a_clear_status() {
+    let runner = Runner::new().unwrap();
+    let component = runner.load(&guest::build("echo-client").unwrap()).unwrap();
+    let options = RunOptions {
+        args: vec!["https://127.0.0.1:1".into()],
+        ..RunOptions::default()
+    };
+    let output = runner.run_blocking(&component, &options, None).unwrap();
+    assert_eq!(output.exit_code, 1);
+    assert!(
+        output
+            .stderr
+            .contains("https (TLS) on the sockets transport needs grpc-wasi's `tls` feature"),
+        "{}",
+        output.stderr
+    );
+}
