@@ -19,6 +19,7 @@
 //! | `huge-length` | a Length-Prefixed-Message header claiming 4 GiB − 1 bytes |
 //! | `gzip` | `grpc-encoding: gzip` and a gzip-compressed message "ok", whatever the client accepts |
 //! | `pings` | once the request has ended, one message `pings=N`: the PINGs (not ACKs) the client has sent on this connection so far |
+//! | `push` | tries to push a response (PUSH_PROMISE) and answers `push=sent`, or `push=refused` when the client's SETTINGS_ENABLE_PUSH is 0 |
 //!
 //! Anything else answers `grpc-status: 12` (Unimplemented).
 
@@ -187,6 +188,17 @@ async fn answer(
                 let count = format!("pings={}", pings.load(Ordering::Relaxed));
                 let mut stream = respond.send_response(head, false)?;
                 stream.send_data(message(&count), false)?;
+                stream.send_trailers(trailers(&[("grpc-status", "0")]))?;
+            }
+            "push" => {
+                let mut promise = http::Request::new(());
+                *promise.uri_mut() = http::Uri::from_static("http://fault.example/pushed");
+                let pushed = match respond.push_request(promise) {
+                    Ok(_) => "push=sent",
+                    Err(_) => "push=refused",
+                };
+                let mut stream = respond.send_response(head, false)?;
+                stream.send_data(message(pushed), false)?;
                 stream.send_trailers(trailers(&[("grpc-status", "0")]))?;
             }
             "silent" => {

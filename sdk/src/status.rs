@@ -81,11 +81,16 @@ impl Code {
         }
     }
 
-    /// Parses a `grpc-status` header value (ASCII decimal). `None` if it is not a number in
-    /// 0..=16.
+    /// Parses a `grpc-status` header value: ASCII digits only (PROTOCOL-HTTP2: `Status →
+    /// "grpc-status" 1*DIGIT`, so no sign, space or other text). `None` if it is not such a
+    /// number in 0..=16.
     pub fn from_bytes(value: &[u8]) -> Option<Code> {
-        let s = std::str::from_utf8(value).ok()?;
-        let n: i32 = s.parse().ok()?;
+        if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n = value.iter().fold(0i32, |n, d| {
+            n.saturating_mul(10).saturating_add(i32::from(d - b'0'))
+        });
         (0..=16).contains(&n).then(|| Code::from_i32(n))
     }
 
@@ -403,6 +408,7 @@ mod tests {
         assert_eq!(Code::from_i32(17), Code::Unknown);
         assert_eq!(Code::from_i32(-1), Code::Unknown);
         assert_eq!(Code::from_bytes(b"17"), None);
+        assert_eq!(Code::from_bytes(b"003"), Some(Code::InvalidArgument));
         assert_eq!(Code::from_bytes(b" 1"), None);
     }
 
@@ -438,6 +444,19 @@ mod tests {
 
     #[test]
     fn invalid_grpc_status_is_unknown() {
+        for sign in [&b"+3"[..], b"-0", b" 3", b"3 ", b"", b"3.0", b"99999999999"] {
+            let s = Status::from_header_map(&trailers(&[("grpc-status", sign)])).unwrap();
+            assert_eq!(
+                s.code(),
+                Code::Unknown,
+                "{:?}",
+                String::from_utf8_lossy(sign)
+            );
+        }
+        assert_eq!(Code::from_bytes(b"16"), Some(Code::Unauthenticated));
+        assert_eq!(Code::from_bytes(b"0"), Some(Code::Ok));
+        assert_eq!(Code::from_bytes(b"17"), None);
+        assert_eq!(Code::from_bytes(b"003"), Some(Code::InvalidArgument));
         let s = Status::from_header_map(&trailers(&[("grpc-status", b"abc")])).unwrap();
         assert_eq!(s.code(), Code::Unknown);
         assert!(s.message().contains("abc"));

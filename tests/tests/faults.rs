@@ -255,3 +255,54 @@ fn a_stream_that_pauses_pings_at_most_twice_until_the_server_sends_data() {
     );
     assert_eq!(verdict, r#"ok: reply "pings=2""#);
 }
+
+#[test]
+fn the_client_turns_server_push_off() {
+    // SETTINGS_ENABLE_PUSH = 0: the server's h2 refuses to send a PUSH_PROMISE.
+    let server = fault_server();
+    let uri = server.uri();
+    let verdict = run_scenario(
+        Mode::Sockets,
+        &[&uri, "fault"],
+        &[("FAULT", "push")],
+        Mode::Sockets.grant(server.addr()),
+    );
+    assert_eq!(verdict, r#"ok: reply "push=refused""#);
+}
+
+#[test]
+fn a_goaways_debug_data_is_cut_in_the_status_message() {
+    // A raw HTTP/2 server: SETTINGS, then GOAWAY (PROTOCOL_ERROR) with a frame's worth of
+    // debug data (16,376 bytes), then it closes.
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        let mut preface = [0; 24];
+        socket.read_exact(&mut preface).unwrap();
+        let debug = vec![b'x'; 16_384 - 8];
+        let mut frames = vec![0, 0, 0, 4, 0, 0, 0, 0, 0];
+        frames.extend_from_slice(&(debug.len() as u32 + 8).to_be_bytes()[1..]);
+        frames.extend([7, 0, 0, 0, 0, 0]);
+        frames.extend(0u32.to_be_bytes());
+        frames.extend(1u32.to_be_bytes());
+        frames.extend(debug);
+        socket.write_all(&frames).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    });
+    let uri = format!("http://{addr}");
+    let verdict = run_scenario(
+        Mode::Sockets,
+        &[&uri, "unary"],
+        &[("CONNECT", "lazy")],
+        Mode::Sockets.grant(addr),
+    );
+    server.join().unwrap();
+    assert!(
+        verdict.starts_with("status: 13 HTTP/2 error: connection error received"),
+        "{verdict}"
+    );
+    assert!(verdict.len() < 300, "{} bytes: {verdict}", verdict.len());
+    assert!(verdict.ends_with('…'), "{verdict}");
+}

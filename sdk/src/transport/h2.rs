@@ -71,6 +71,9 @@ pub(crate) async fn handshake(
     let received = io.received();
     let closed = io.failure();
     let (send_request, mut connection) = h2::client::Builder::new()
+        // gRPC has no use for server push: SETTINGS_ENABLE_PUSH = 0 (RFC 9113 §6.5.2), as
+        // gRPC's own clients send.
+        .enable_push(false)
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .handshake::<_, Bytes>(io)
@@ -385,7 +388,8 @@ impl H2Body {
 /// `CANCEL` → `Cancelled`; `ENHANCE_YOUR_CALM` → `ResourceExhausted`; `INADEQUATE_SECURITY` →
 /// `PermissionDenied`; `HTTP_1_1_REQUIRED` and unknown codes → `Unknown`. A GOAWAY with
 /// `NO_ERROR` (the server is shutting down) and I/O failures (connection reset or closed) →
-/// `Unavailable`. The h2 error is the status's source.
+/// `Unavailable`. The h2 error is the status's source; the message is at most 256 bytes (a
+/// GOAWAY's debug data is cut to fit).
 pub(crate) fn status_from_h2(e: h2::Error) -> Status {
     let code = match e.reason() {
         _ if e.is_io() => Code::Unavailable,
@@ -409,5 +413,41 @@ pub(crate) fn status_from_h2(e: h2::Error) -> Status {
         None if e.is_go_away() || e.is_remote() => Code::Unavailable,
         None => Code::Internal,
     };
-    Status::new(code, format!("HTTP/2 error: {e}")).with_source(e)
+    let mut message = format!("HTTP/2 error: {e}");
+    cap_message(&mut message, MAX_H2_ERROR_MESSAGE);
+    Status::new(code, message).with_source(e)
+}
+
+/// The longest message [`status_from_h2`] gives, in bytes: a GOAWAY's debug data (up to a
+/// frame, 16 KiB, chosen by the server) is cut to fit, so a peer cannot fill logs and error
+/// strings with it. The whole h2 error stays in the status's source.
+const MAX_H2_ERROR_MESSAGE: usize = 256;
+
+/// Cuts `message` to at most `max` bytes, on a char boundary, ending it with `…` when cut.
+fn cap_message(message: &mut String, max: usize) {
+    if message.len() <= max {
+        return;
+    }
+    let mut end = max - '…'.len_utf8();
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    message.truncate(end);
+    message.push('…');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_are_cut_on_a_char_boundary() {
+        let mut short = "short".to_owned();
+        cap_message(&mut short, 10);
+        assert_eq!(short, "short");
+        let mut long = "é".repeat(200);
+        cap_message(&mut long, 256);
+        assert!(long.len() <= 256, "{}", long.len());
+        assert!(long.ends_with('…'));
+    }
 }
