@@ -306,3 +306,27 @@ fn a_goaways_debug_data_is_cut_in_the_status_message() {
     assert!(verdict.len() < 300, "{} bytes: {verdict}", verdict.len());
     assert!(verdict.ends_with('…'), "{verdict}");
 }
+
+#[test]
+fn a_server_that_never_sends_its_preface_hits_the_connect_timeout() {
+    // It accepts TCP and reads, but never sends HTTP/2's SETTINGS: the connection is not open,
+    // and the connect timeout ends the wait (before, connect() succeeded and the call hung).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = std::thread::spawn(move || listener.accept().map(|(stream, _)| stream));
+    let uri = format!("http://{addr}");
+    let verdict = run_scenario(
+        Mode::Sockets,
+        &[&uri, "unary"],
+        &[("CONNECT_TIMEOUT_MS", "1000")],
+        Mode::Sockets.grant(addr),
+    );
+    assert_eq!(
+        verdict,
+        format!(
+            "status: 14 no connection to 127.0.0.1:{} within the connect timeout (1s)",
+            addr.port()
+        )
+    );
+    drop(held.join());
+}

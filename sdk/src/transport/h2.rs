@@ -21,7 +21,7 @@ use super::RequestBody;
 use super::bursts::Bursts;
 use super::coalesce::poll_connection;
 use super::keepalive::{self, KeepAlive};
-use super::stream::ConnectionIo;
+use super::stream::{ConnectionIo, FirstRead};
 use crate::runtime::{spawn, spawn_unless_ready};
 use crate::status::{Code, Status};
 
@@ -60,9 +60,13 @@ impl ConnectionState {
 }
 
 /// Performs the HTTP/2 handshake over `io` and spawns the connection task, which also sends
-/// the `keepalive` PINGs, if any, and closes the connection if they go unanswered.
+/// the `keepalive` PINGs, if any, and closes the connection if they go unanswered. Returns
+/// once the server's preface (its SETTINGS, RFC 9113 §3.4) has arrived: a server that accepts
+/// TCP but never speaks HTTP/2 keeps this waiting (the caller bounds it with the connect
+/// timeout).
 ///
-/// Errors: `Unavailable` if the preface cannot be written.
+/// Errors: `Unavailable` if the preface cannot be written, or the connection ends before the
+/// server's preface (with TLS's reason when TLS ended it: a refused client certificate).
 pub(crate) async fn handshake(
     io: ConnectionIo,
     keepalive: Option<KeepAlive>,
@@ -70,6 +74,7 @@ pub(crate) async fn handshake(
     let put_off = io.put_off();
     let received = io.received();
     let closed = io.failure();
+    let first_read = io.first_read();
     let (send_request, mut connection) = h2::client::Builder::new()
         // gRPC has no use for server push: SETTINGS_ENABLE_PUSH = 0 (RFC 9113 §6.5.2), as
         // gRPC's own clients send.
@@ -88,7 +93,9 @@ pub(crate) async fn handshake(
         closed,
     });
     let task_state = state.clone();
+    let task_first_read = first_read.clone();
     spawn(async move {
+        let _ended = EndsOnDrop(task_first_read);
         let mut connection = std::pin::pin!(connection);
         // A connection error reaches every open stream as that stream's error.
         let run = async {
@@ -105,10 +112,27 @@ pub(crate) async fn handshake(
         futures_lite::future::or(run, watch).await;
     })
     .detach();
+    if !poll_fn(|cx| first_read.poll(cx)).await {
+        let closed = state.closed.borrow().clone();
+        return Err(closed.unwrap_or_else(|| {
+            Status::unavailable(
+                "the server closed the connection before its HTTP/2 preface (SETTINGS) arrived",
+            )
+        }));
+    }
     Ok(H2Connection {
         send_request,
         state,
     })
+}
+
+/// Marks the connection ended when the connection task stops, however it stops.
+struct EndsOnDrop(Rc<FirstRead>);
+
+impl Drop for EndsOnDrop {
+    fn drop(&mut self) {
+        self.0.ended();
+    }
 }
 
 impl H2Connection {

@@ -180,9 +180,14 @@ impl Endpoint {
     }
 
     /// Bounds the opening of each connection of the [`Transport::Sockets`] transport (name
-    /// lookup, TCP connect and HTTP/2 handshake, by [`Endpoint::connect`] or, after the
-    /// connection closed, by a call) to `timeout` (default: none, so a server that does not
-    /// answer keeps it waiting as long as the host's TCP connect does: minutes on Linux). As
+    /// lookup, TCP connect, TLS handshake for `https://`, and the HTTP/2 handshake up to the
+    /// server's SETTINGS, by [`Endpoint::connect`] or, after the connection closed, by a call)
+    /// to `timeout` (default: none, so a server that does not answer keeps it waiting as long
+    /// as the host's TCP connect does, minutes on Linux, and one that accepts TCP but never
+    /// speaks HTTP/2 keeps it waiting for ever). A call is bounded by its deadline
+    /// ([`Request::set_timeout`](crate::Request::set_timeout), [`Endpoint::timeout`]); a call
+    /// with neither a deadline nor a connect timeout is bounded only by keepalive, if set
+    /// ([`Endpoint::http2_keep_alive_interval`]), once its connection is open. As
     /// tonic's `Endpoint::connect_timeout` (the gRPC spec leaves connect timeouts to clients).
     /// A connection not open in time fails the connect, or the call, with `Unavailable`
     /// ("no connection to HOST:PORT within the connect timeout"). The `wasi:http` transports

@@ -9,13 +9,57 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::coalesce::{PutOff, WriteBuffer};
 use super::tcp::TcpIo;
 use crate::status::Status;
+
+/// Whether the server has sent anything yet (its preface, a SETTINGS frame, comes first:
+/// RFC 9113 §3.4), or the connection ended first; shared by the [`ConnectionIo`] and the
+/// opening that waits for it.
+#[derive(Default)]
+pub(crate) struct FirstRead {
+    read: Cell<bool>,
+    ended: Cell<bool>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl FirstRead {
+    fn wake(&self) {
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// The server sent bytes.
+    fn read(&self) {
+        if !self.read.replace(true) {
+            self.wake();
+        }
+    }
+
+    /// The connection ended (closed, failed, or its task stopped).
+    pub(crate) fn ended(&self) {
+        if !self.ended.replace(true) {
+            self.wake();
+        }
+    }
+
+    /// Ready with `true` once the server sent bytes, `false` if the connection ended first.
+    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<bool> {
+        if self.read.get() {
+            return Poll::Ready(true);
+        }
+        if self.ended.get() {
+            return Poll::Ready(false);
+        }
+        self.waker.set(Some(cx.waker().clone()));
+        Poll::Pending
+    }
+}
 
 /// What h2 reads from and writes to.
 pub(crate) struct ConnectionIo {
@@ -24,6 +68,7 @@ pub(crate) struct ConnectionIo {
     /// Why the connection failed, when TLS says: h2 keeps only the text of an I/O error, so
     /// the calls take the status from here (see `h2.rs`, `ConnectionState::closed`).
     failure: Rc<RefCell<Option<Status>>>,
+    first_read: Rc<FirstRead>,
 }
 
 enum Stream {
@@ -39,6 +84,7 @@ impl ConnectionIo {
             write_buf: WriteBuffer::default(),
             stream: Stream::Tcp(io),
             failure: Rc::default(),
+            first_read: Rc::default(),
         }
     }
 
@@ -49,6 +95,7 @@ impl ConnectionIo {
             write_buf: WriteBuffer::default(),
             stream: Stream::Tls(Box::new(io)),
             failure: Rc::default(),
+            first_read: Rc::default(),
         }
     }
 
@@ -64,6 +111,11 @@ impl ConnectionIo {
     /// polls h2 with [`poll_connection`](super::coalesce::poll_connection).
     pub(crate) fn put_off(&self) -> Rc<Cell<PutOff>> {
         self.write_buf.put_off()
+    }
+
+    /// Whether the server has sent anything yet.
+    pub(crate) fn first_read(&self) -> Rc<FirstRead> {
+        self.first_read.clone()
     }
 
     /// Where the status of a TLS failure of the connection is put, when one happens.
@@ -118,14 +170,21 @@ impl AsyncRead for ConnectionIo {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        match &mut this.stream {
+        let before = buf.filled().len();
+        let poll = match &mut this.stream {
             Stream::Tcp(io) => Pin::new(io).poll_read(cx, buf),
             #[cfg(feature = "tls-no-roots")]
             Stream::Tls(tls) => {
                 let poll = Pin::new(&mut **tls).poll_read(cx, buf);
                 this.note(poll)
             }
+        };
+        match &poll {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => this.first_read.read(),
+            Poll::Ready(_) => this.first_read.ended(),
+            Poll::Pending => {}
         }
+        poll
     }
 }
 
