@@ -207,6 +207,13 @@ impl Grpc {
     /// A bidirectional-streaming call, full duplex: request messages are sent as they are
     /// produced while response messages are read.
     ///
+    /// The returned future resolves when the response headers arrive (PROTOCOL-HTTP2's
+    /// Response-Headers), as tonic's does. Many servers (grpc-go, grpcio, grpc-js) send them
+    /// only with their first response message, so a ping-pong client that waits for the
+    /// call before producing its first request waits for ever: make the first request
+    /// available to the stream before awaiting the call (request messages are sent while the
+    /// call waits for the headers).
+    ///
     /// Errors: as [`Grpc::client_streaming`].
     pub async fn streaming<S, M1, M2>(
         &mut self,
