@@ -109,6 +109,9 @@ struct Grants {
     /// and HTTP/1.1, besides Mozilla's roots.
     #[arg(long = "ca-cert", value_name = "PEM")]
     ca_cert: Vec<PathBuf>,
+    /// Give the guest this process's stdin (default: an empty stdin).
+    #[arg(long)]
+    stdin: bool,
     /// Let the guest read the host folder HOST at GUEST (default: the same path), read-only
     /// (repeatable), as `wasmtime run --dir HOST::GUEST`.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
@@ -131,6 +134,7 @@ impl Grants {
     fn options(self) -> anyhow::Result<RunOptions> {
         let mut options = RunOptions {
             inherit_stdio: true,
+            inherit_stdin: self.stdin,
             ..RunOptions::default()
         };
         for spec in &self.allow {

@@ -124,6 +124,8 @@ pub struct RunOptions {
     pub http_version: HttpVersion,
     /// Pass the guest's stdout/stderr through to this process instead of capturing them.
     pub inherit_stdio: bool,
+    /// Give the guest this process's stdin (`--stdin`); without it the guest's stdin is empty.
+    pub inherit_stdin: bool,
     /// Host folders the guest may read, each with the path it sees it at (`wasmtime run
     /// --dir HOST::GUEST`): read-only.
     pub dirs: Vec<(std::path::PathBuf, String)>,
@@ -249,8 +251,11 @@ impl Runner {
         for (k, v) in &options.env {
             builder.env(k, v);
         }
+        if options.inherit_stdin {
+            builder.inherit_stdin();
+        }
         if options.inherit_stdio {
-            builder.inherit_stdio();
+            builder.inherit_stdout().inherit_stderr();
         } else {
             builder.stdout(stdout.clone()).stderr(stderr.clone());
         }
