@@ -29,13 +29,21 @@ use crate::outgoing_http::within;
 const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
 const CONNECTION_WINDOW: u32 = 5 * 1024 * 1024;
 
-/// The h2c connections of a runner, by authority (`host:port`): each behind its own lock, held
-/// while it is opened, so calls made at once share one connection and a slow connect to one
-/// server does not hold up calls to another.
+/// The h2c connections of a runner, by server: (host lower-cased, without IPv6 brackets;
+/// port as a number), so every spelling of one server (`127.0.0.1:080`, `LOCALHOST:80`) shares
+/// one connection. Each is behind its own lock, held while it is opened, so calls made at once
+/// share one connection and a slow connect to one server does not hold up calls to another.
+/// At most [`MAX_CONNECTIONS`] are kept: past that, one not in use is dropped.
 #[derive(Clone, Default)]
 pub(crate) struct H2c {
-    connections: Arc<Mutex<HashMap<String, Slot>>>,
+    connections: Arc<Mutex<HashMap<Server, Slot>>>,
 }
+
+/// A server as the cache and the connect see it: (host, port).
+type Server = (String, u16);
+
+/// The most servers the cache keeps a connection to.
+const MAX_CONNECTIONS: usize = 64;
 
 /// One authority's connection, if opened.
 type Slot = Arc<tokio::sync::Mutex<Option<SendRequest<Bytes>>>>;
@@ -50,12 +58,8 @@ impl H2c {
         connect_timeout: Option<Duration>,
         first_byte_timeout: Option<Duration>,
     ) -> Result<http::Response<WasiBody>, Error> {
-        let authority = request
-            .uri()
-            .authority()
-            .ok_or(Error::HttpRequestUriInvalid)?
-            .to_string();
-        let sender = self.connection(&authority, connect_timeout).await?;
+        let server = server_of(request.uri()).ok_or(Error::HttpRequestUriInvalid)?;
+        let sender = self.connection(server, connect_timeout).await?;
         let response = start(sender, request)?;
         let response = within(first_byte_timeout, Error::HttpResponseTimeout, response)
             .await?
@@ -63,20 +67,26 @@ impl H2c {
         Ok(response.map(|body| ResponseBody(body).boxed_unsync()))
     }
 
-    /// A ready handle on the connection to `authority`, opening one if there is none or the
-    /// last one failed.
+    /// A ready handle on the connection to `server`, opening one if there is none or the last
+    /// one failed.
     async fn connection(
         &self,
-        authority: &str,
+        server: Server,
         connect_timeout: Option<Duration>,
     ) -> Result<SendRequest<Bytes>, Error> {
         let slot = {
             let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
-            match connections.get(authority) {
-                Some(slot) => slot.clone(),
-                // The authority is copied only the first time.
-                None => connections.entry(authority.to_owned()).or_default().clone(),
+            if !connections.contains_key(&server) && connections.len() >= MAX_CONNECTIONS {
+                // Drop one that no call holds (its lock is free); its connection closes.
+                let idle = connections
+                    .iter()
+                    .find(|(_, slot)| slot.try_lock().is_ok())
+                    .map(|(server, _)| server.clone());
+                if let Some(idle) = idle {
+                    connections.remove(&idle);
+                }
             }
+            connections.entry(server.clone()).or_default().clone()
         };
         let cached = slot.lock().await.clone();
         if let Some(sender) = cached
@@ -91,7 +101,7 @@ impl H2c {
         {
             return Ok(ready);
         }
-        let connect = tokio::net::TcpStream::connect(authority);
+        let connect = tokio::net::TcpStream::connect((server.0.as_str(), server.1));
         let tcp = within(connect_timeout, Error::ConnectionTimeout, connect)
             .await?
             .map_err(|e| match e.kind() {
@@ -117,6 +127,22 @@ impl H2c {
         *slot = Some(sender.clone());
         sender.ready().await.map_err(h2_error)
     }
+}
+
+/// The server `uri` names: its host lower-cased and without IPv6 brackets, and its port (80
+/// if none). `None` without a host, or with userinfo (`user@host`), which the policy refuses
+/// too.
+pub(crate) fn server_of(uri: &http::Uri) -> Option<Server> {
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    let host = authority.host();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((
+        host.to_ascii_lowercase(),
+        authority.port_u16().unwrap_or(80),
+    ))
 }
 
 /// Queues the request's HEADERS and every body frame already written, then leaves the rest of
@@ -219,5 +245,58 @@ fn h2_error(e: h2::Error) -> Error {
         Error::ConnectionTerminated
     } else {
         Error::HttpProtocolError
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn every_spelling_of_a_server_is_one_server() {
+        let server = |uri: &str| server_of(&uri.parse().unwrap());
+        let plain = Some(("127.0.0.1".to_owned(), 50051));
+        for uri in [
+            "http://127.0.0.1:50051/x",
+            "http://127.0.0.1:050051/x",
+            "http://127.0.0.1:0050051/x",
+        ] {
+            assert_eq!(server(uri), plain, "{uri}");
+        }
+        assert_eq!(
+            server("http://LocalHost:80/"),
+            Some(("localhost".to_owned(), 80))
+        );
+        assert_eq!(
+            server("http://localhost/"),
+            Some(("localhost".to_owned(), 80))
+        );
+        assert_eq!(server("http://[::1]:8080/"), Some(("::1".to_owned(), 8080)));
+        assert_eq!(server("http://user@127.0.0.1:50051/"), None);
+    }
+
+    #[tokio::test]
+    async fn spellings_of_one_server_share_one_connection() {
+        let echo = crate::echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = echo.addr().port();
+        let h2c = H2c::default();
+        for spelling in [format!("{port}"), format!("0{port}"), format!("00{port}")] {
+            let body = http_body_util::Empty::<Bytes>::new()
+                .map_err(|never| match never {})
+                .boxed_unsync();
+            let mut request = http::Request::new(body);
+            *request.method_mut() = http::Method::POST;
+            *request.uri_mut() =
+                format!("http://127.0.0.1:{spelling}/grpc.examples.echo.Echo/UnaryEcho")
+                    .parse()
+                    .unwrap();
+            request
+                .headers_mut()
+                .insert("content-type", "application/grpc".parse().unwrap());
+            h2c.send(request, None, None).await.unwrap();
+        }
+        assert_eq!(echo.connections_accepted(), 1);
     }
 }

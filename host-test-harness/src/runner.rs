@@ -85,8 +85,12 @@ impl NetworkPolicy {
         Ok(self)
     }
 
-    /// Whether a `wasi:http` request to `uri` is allowed (its port defaults by scheme).
+    /// Whether a `wasi:http` request to `uri` is allowed (its port defaults by scheme). An
+    /// authority with userinfo (`user@host`) never is.
     pub(crate) fn permits_http(&self, uri: &http::Uri) -> bool {
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return false;
+        }
         let Some(host) = uri.host() else {
             return false;
         };
@@ -330,5 +334,24 @@ impl Runner {
                 None => self.run(component, options).await,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn http_grants_refuse_userinfo_and_accept_any_spelling_of_the_port() {
+        let mut policy = NetworkPolicy::deny_all();
+        policy.allow_http("127.0.0.1:50051").unwrap();
+        let permits = |uri: &str| policy.permits_http(&uri.parse().unwrap());
+        assert!(permits("http://127.0.0.1:50051/x"));
+        assert!(permits("http://127.0.0.1:050051/x"));
+        assert!(!permits("http://user@127.0.0.1:50051/x"));
+        assert!(!permits("http://user:pw@127.0.0.1:50051/x"));
+        assert!(!permits("http://127.0.0.2:50051/x"));
     }
 }
