@@ -370,13 +370,7 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
             true,
         );
         for (client, transport) in [(1, "sockets"), (2, "wasi-http")] {
-            let args = vec![
-                uri.clone(),
-                transport.into(),
-                "cold".into(),
-                "1".into(),
-                "1".into(),
-            ];
+            let args = cold_args(&uri, transport);
             let (_, elapsed) = guest(&runner, &component, server.addr(), args)?;
             record("cold start, ms", client, elapsed.as_secs_f64() * 1e3, true);
         }
@@ -476,6 +470,13 @@ fn shrunk_echo_client(
     };
     guest(runner, &runner.load(&path)?, server, vec![uri.to_owned()])?;
     file_sizes(&path).map(Some)
+}
+
+/// The guest's arguments for a cold start: one unary call over `transport`.
+pub(crate) fn cold_args(uri: &str, transport: &str) -> Vec<String> {
+    [uri, transport, "cold", "1", "1"]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 pub(crate) fn guest_args(uri: &str, transport: &str, workload: &Workload) -> Vec<String> {

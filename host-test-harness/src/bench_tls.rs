@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use tonic::transport::{Certificate, ClientTlsConfig};
 
-use crate::bench::{Row, Workload, guest_args, guest_with_env, percentile, sequential};
+use crate::bench::{Row, Workload, cold_args, guest_args, guest_with_env, percentile, sequential};
 use crate::echo_server;
 use crate::guest;
 use crate::proto::EchoRequest;
@@ -87,13 +87,7 @@ pub(crate) fn rows(quick: bool, rounds: usize) -> anyhow::Result<Vec<Row>> {
             let (figures, _) =
                 guest_with_env(&runner, component, server.addr(), args, env.clone())?;
             p50[variant][client].push(figures.get("p50_us").copied().unwrap_or(0.0));
-            let args = vec![
-                uri.clone(),
-                transport.into(),
-                "cold".into(),
-                "1".into(),
-                "1".into(),
-            ];
+            let args = cold_args(&uri, transport);
             let (_, elapsed) =
                 guest_with_env(&runner, component, server.addr(), args, env.clone())?;
             cold[variant][client].push(elapsed.as_secs_f64() * 1e3);

@@ -207,3 +207,16 @@ pub fn connected_guest(
     }
     guest
 }
+
+/// A listener on a free port of 127.0.0.1 that accepts one connection and then says nothing
+/// (it never reads past the kernel's buffer, never writes): a server that stalls. The thread
+/// returns the accepted stream, so it stays open until the handle is joined.
+pub fn silent_listener() -> (
+    std::net::SocketAddr,
+    std::thread::JoinHandle<std::io::Result<std::net::TcpStream>>,
+) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let held = std::thread::spawn(move || listener.accept().map(|(stream, _)| stream));
+    (addr, held)
+}

@@ -311,9 +311,7 @@ fn a_goaways_debug_data_is_cut_in_the_status_message() {
 fn a_server_that_never_sends_its_preface_hits_the_connect_timeout() {
     // It accepts TCP and reads, but never sends HTTP/2's SETTINGS: the connection is not open,
     // and the connect timeout ends the wait (before, connect() succeeded and the call hung).
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let held = std::thread::spawn(move || listener.accept().map(|(stream, _)| stream));
+    let (addr, held) = grpc_wasi_e2e::silent_listener();
     let uri = format!("http://{addr}");
     let verdict = run_scenario(
         Mode::Sockets,

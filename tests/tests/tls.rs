@@ -221,9 +221,7 @@ fn a_tls12_only_server_is_reached() {
 #[test]
 fn a_server_that_stalls_mid_handshake_hits_the_connect_timeout() {
     // It accepts TCP and reads the ClientHello, but never answers.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let held = std::thread::spawn(move || listener.accept().map(|(stream, _)| stream));
+    let (addr, held) = grpc_wasi_e2e::silent_listener();
     let uri = format!("https://{addr}");
     let mut env = trusting();
     env.push(("CONNECT_TIMEOUT_MS", "1000"));
