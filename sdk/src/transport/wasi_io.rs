@@ -63,15 +63,27 @@ const READ_SIZE: u64 = 64 * 1024;
 
 /// Reads what is available, at most [`READ_SIZE`] bytes: `Some(bytes)` (never empty), or
 /// `None` at the end of the stream. `readiness` must watch `stream`.
+///
+/// An empty read waits for the stream's pollable. If the pollable is ready and the next read
+/// is empty again (jco's preview2-shim 0.26 reports a TCP input stream ready while its reads
+/// return nothing), this returns `Pending` with the task woken, so the reactor runs the
+/// other tasks (the connection's writer, which sends the HTTP/2 preface) instead of this
+/// loop spinning for ever.
 pub(crate) fn poll_read(
     stream: &InputStream,
     readiness: &mut Readiness,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<Option<Vec<u8>>>> {
+    let mut waited = false;
     loop {
         match stream.read(READ_SIZE) {
             Ok(bytes) if bytes.is_empty() => {
-                ready!(readiness.poll_ready(cx, || stream.subscribe()))
+                if waited {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                ready!(readiness.poll_ready(cx, || stream.subscribe()));
+                waited = true;
             }
             Ok(bytes) => return Poll::Ready(Ok(Some(bytes))),
             Err(StreamError::Closed) => return Poll::Ready(Ok(None)),
