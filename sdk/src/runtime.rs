@@ -84,6 +84,17 @@ impl Deadline {
         Status::deadline_exceeded(format!("deadline of {:?} exceeded", self.timeout))
     }
 
+    /// `status`, or [`Deadline::exceeded`] in its place when it is `Cancelled` and the deadline
+    /// has passed: a server that enforces the `grpc-timeout` it was sent ends the call as its
+    /// deadline passes, and some (tonic) say `Cancelled` "Timeout expired"; the deadline is
+    /// the cause (grpc-java's client makes the same substitution).
+    pub(crate) fn attribute(&self, status: Status) -> Status {
+        if status.code() == crate::status::Code::Cancelled && monotonic_clock::now() >= self.at {
+            return self.exceeded();
+        }
+        status
+    }
+
     /// Waits until the deadline has passed.
     pub(crate) async fn elapsed(&mut self) {
         std::future::poll_fn(|cx| self.poll_elapsed(cx)).await;

@@ -272,6 +272,10 @@ impl Grpc {
         }
         if let Some(status) = Status::from_header_map(&parts.headers) {
             // Trailers-Only: the headers carry the status and there is no body.
+            let status = match &deadline {
+                Some(deadline) => deadline.attribute(status),
+                None => status,
+            };
             let metadata = status.metadata().clone();
             return Ok((metadata, ResponseMessages::trailers_only(status)));
         }

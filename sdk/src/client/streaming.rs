@@ -115,6 +115,10 @@ impl ResponseMessages {
 
     /// Ends the stream with `status`, which every later poll returns.
     fn fail(&mut self, status: Status) -> Status {
+        let status = match &self.deadline {
+            Some(deadline) => deadline.attribute(status),
+            None => status,
+        };
         self.state = State::Failed {
             status: status.clone(),
             reported: false,
