@@ -77,11 +77,15 @@ impl NetworkPolicy {
         let authority: http::uri::Authority = authority
             .parse()
             .with_context(|| format!("--allow-http {authority:?}: expected HOST:PORT"))?;
-        if authority.port().is_none() {
+        let Some(port) = authority.port_u16() else {
             bail!("--allow-http {authority}: expected HOST:PORT");
+        };
+        if authority.as_str().contains('@') {
+            bail!("--allow-http {authority}: expected HOST:PORT, without userinfo");
         }
+        // Stored as `permits_http` looks it up: the host lower-cased, the port as a number.
         self.http_authorities
-            .insert(authority.as_str().to_ascii_lowercase());
+            .insert(format!("{}:{port}", authority.host()).to_ascii_lowercase());
         Ok(self)
     }
 
@@ -353,5 +357,13 @@ mod tests {
         assert!(!permits("http://user@127.0.0.1:50051/x"));
         assert!(!permits("http://user:pw@127.0.0.1:50051/x"));
         assert!(!permits("http://127.0.0.2:50051/x"));
+        let mut spelled = NetworkPolicy::deny_all();
+        spelled.allow_http("LOCALHOST:050051").unwrap();
+        assert!(spelled.permits_http(&"http://localhost:50051/x".parse().unwrap()));
+        assert!(
+            NetworkPolicy::deny_all()
+                .allow_http("u@127.0.0.1:1")
+                .is_err()
+        );
     }
 }
