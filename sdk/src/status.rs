@@ -409,6 +409,8 @@ mod tests {
         assert_eq!(Code::from_i32(-1), Code::Unknown);
         assert_eq!(Code::from_bytes(b"17"), None);
         assert_eq!(Code::from_bytes(b"003"), Some(Code::InvalidArgument));
+        assert_eq!(Code::from_bytes(b"16"), Some(Code::Unauthenticated));
+        assert_eq!(Code::from_bytes(b"0"), Some(Code::Ok));
         assert_eq!(Code::from_bytes(b" 1"), None);
     }
 
@@ -453,10 +455,6 @@ mod tests {
                 String::from_utf8_lossy(sign)
             );
         }
-        assert_eq!(Code::from_bytes(b"16"), Some(Code::Unauthenticated));
-        assert_eq!(Code::from_bytes(b"0"), Some(Code::Ok));
-        assert_eq!(Code::from_bytes(b"17"), None);
-        assert_eq!(Code::from_bytes(b"003"), Some(Code::InvalidArgument));
         let s = Status::from_header_map(&trailers(&[("grpc-status", b"abc")])).unwrap();
         assert_eq!(s.code(), Code::Unknown);
         assert!(s.message().contains("abc"));

@@ -272,12 +272,8 @@ impl Grpc {
         }
         if let Some(status) = Status::from_header_map(&parts.headers) {
             // Trailers-Only: the headers carry the status and there is no body.
-            let status = match &deadline {
-                Some(deadline) => deadline.attribute(status),
-                None => status,
-            };
             let metadata = status.metadata().clone();
-            return Ok((metadata, ResponseMessages::trailers_only(status)));
+            return Ok((metadata, ResponseMessages::trailers_only(status, deadline)));
         }
         let content_type = parts.headers.get(http::header::CONTENT_TYPE);
         if !content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/grpc")) {

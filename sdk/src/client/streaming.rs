@@ -87,18 +87,14 @@ impl ResponseMessages {
     }
 
     /// The messages of a Trailers-Only response: none, then `status` (whose metadata becomes
-    /// the trailers when it is OK).
-    pub(crate) fn trailers_only(status: Status) -> Self {
-        let state = if status.code() == Code::Ok {
-            State::Done
-        } else {
-            State::Failed {
-                status: status.clone(),
-                reported: false,
-            }
-        };
-        let mut messages = Self::with_state(state, 0);
+    /// the trailers), attributed to the call's `deadline` as [`ResponseMessages::fail`] does.
+    pub(crate) fn trailers_only(status: Status, deadline: Option<Deadline>) -> Self {
+        let mut messages = Self::with_state(State::Done, 0);
         messages.trailers = Some(status.metadata().clone());
+        messages.deadline = deadline;
+        if status.code() != Code::Ok {
+            messages.fail(status);
+        }
         messages
     }
 
@@ -113,7 +109,9 @@ impl ResponseMessages {
         }
     }
 
-    /// Ends the stream with `status`, which every later poll returns.
+    /// Ends the stream with `status`, which every later poll returns: `DeadlineExceeded`
+    /// instead when `status` is `Cancelled` and the call's deadline has passed
+    /// ([`Deadline::attribute`]).
     fn fail(&mut self, status: Status) -> Status {
         let status = match &self.deadline {
             Some(deadline) => deadline.attribute(status),

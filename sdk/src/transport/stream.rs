@@ -41,7 +41,7 @@ impl FirstRead {
         }
     }
 
-    /// The connection ended (closed, failed, or its task stopped).
+    /// The connection ended: its task stopped (the connection closed or failed).
     pub(crate) fn ended(&self) {
         if !self.ended.replace(true) {
             self.wake();
@@ -179,10 +179,10 @@ impl AsyncRead for ConnectionIo {
                 this.note(poll)
             }
         };
-        match &poll {
-            Poll::Ready(Ok(())) if buf.filled().len() > before => this.first_read.read(),
-            Poll::Ready(_) => this.first_read.ended(),
-            Poll::Pending => {}
+        // A read that fails or ends the stream ends the connection task, which marks the
+        // connection ended (`h2.rs`).
+        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.first_read.read();
         }
         poll
     }
