@@ -18,8 +18,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::h2c::H2c;
@@ -55,13 +53,7 @@ impl HttpClients {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         for pem in ca_pems {
-            let certs = CertificateDer::pem_slice_iter(pem)
-                .collect::<Result<Vec<_>, _>>()
-                .context("--ca-cert")?;
-            anyhow::ensure!(!certs.is_empty(), "--ca-cert: no CERTIFICATE in the PEM");
-            for cert in certs {
-                roots.add(cert).context("--ca-cert")?;
-            }
+            crate::tls::add_pem_certificates(&mut roots, pem).context("--ca-cert")?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)

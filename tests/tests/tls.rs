@@ -116,38 +116,45 @@ fn a_name_is_checked_against_the_dns_san_and_ipv6_against_the_ip_san() {
     assert_eq!(run(&v6, &["unary"]), r#"ok: reply "hello""#);
 }
 
-#[test]
-fn mtls_accepts_the_guests_identity() {
+/// An echo server that requires client certificates signed by the test CA.
+fn mtls_server() -> TestServer {
     let mut tls = ServerTls::new(&pki().server);
     tls.client_ca_pem = Some(pki().ca_pem.clone());
-    let server = server_with(&tls);
-    let client = &pki().client;
+    server_with(&tls)
+}
+
+/// The guest's environment that trusts the test CA and presents `identity`.
+fn presenting(identity: &'static CertifiedKey) -> Vec<(&'static str, &'static str)> {
     let mut env = trusting();
     env.extend([
-        ("TLS_CERT", client.cert_pem.as_str()),
-        ("TLS_KEY", client.key_pem.as_str()),
+        ("TLS_CERT", identity.cert_pem.as_str()),
+        ("TLS_KEY", identity.key_pem.as_str()),
     ]);
+    env
+}
+
+#[test]
+fn mtls_accepts_the_guests_identity() {
+    let server = mtls_server();
     assert_eq!(
-        run_env(Mode::Sockets, &server, &["unary"], &env),
+        run_env(
+            Mode::Sockets,
+            &server,
+            &["unary"],
+            &presenting(&pki().client)
+        ),
         r#"ok: reply "hello""#
     );
 }
 
 #[test]
 fn mtls_refuses_a_guest_without_an_identity_or_with_an_untrusted_one() {
-    let mut tls = ServerTls::new(&pki().server);
-    tls.client_ca_pem = Some(pki().ca_pem.clone());
-    let server = server_with(&tls);
+    let server = mtls_server();
     let without = run(&server, &["unary"]);
     assert_unavailable(&without, "the server refused the client certificate");
     assert!(without.contains("CertificateRequired"), "{without}");
 
-    let untrusted: &CertifiedKey = &pki().untrusted_client;
-    let mut env = trusting();
-    env.extend([
-        ("TLS_CERT", untrusted.cert_pem.as_str()),
-        ("TLS_KEY", untrusted.key_pem.as_str()),
-    ]);
+    let env = presenting(&pki().untrusted_client);
     let refused = run_env(Mode::Sockets, &server, &["unary"], &env);
     assert_unavailable(&refused, "the server refused the client certificate");
 }

@@ -99,7 +99,7 @@ struct Args {
 /// The endpoint `args` describe: its TLS settings from the files they name.
 fn endpoint(args: &Args, uri: String) -> Result<grpc_wasi::Endpoint, Status> {
     let endpoint = Channel::from_shared(uri)?.transport(args.transport);
-    #[cfg(any(feature = "tls", feature = "tls-no-roots"))]
+    #[cfg(feature = "tls-no-roots")]
     if args.ca_file.is_some() || args.cert_file.is_some() || args.domain.is_some() {
         let read = |path: &str| {
             std::fs::read(path).map_err(|e| Status::invalid_argument(format!("{path}: {e}")))
@@ -124,7 +124,7 @@ fn endpoint(args: &Args, uri: String) -> Result<grpc_wasi::Endpoint, Status> {
         }
         return endpoint.tls_config(tls);
     }
-    #[cfg(not(any(feature = "tls", feature = "tls-no-roots")))]
+    #[cfg(not(feature = "tls-no-roots"))]
     if args.ca_file.is_some() || args.cert_file.is_some() || args.domain.is_some() {
         return Err(Status::unimplemented(
             "TLS options need echo-client built with the `tls` feature",
