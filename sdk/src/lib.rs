@@ -69,7 +69,7 @@
 //! | compression: gzip, deflate (features `gzip`, `deflate`; pure-Rust flate2), zstd (feature `zstd`; ruzstd) | yes |
 //! | interceptors ([`client::Grpc::with_interceptor`]) | yes |
 //! | rich error details: `google.rpc.Status` and `error_details.proto` (feature `rich-status`) | yes |
-//! | TLS on the sockets transport (feature `tls`): `https://`, rustls in the guest, `ClientTlsConfig` as tonic's, mTLS, ALPN `h2` | yes |
+//! | TLS on the sockets transport (feature `tls`): `https://`, rustls in the guest, `ClientTlsConfig` as tonic's, mTLS, ALPN `h2`; `tls-no-roots` without Mozilla's roots, `tls-ring` with ring's cryptography (needs clang) | yes |
 //!
 //! Each transport feature brings its WASI imports into the component: enable only the ones
 //! your runtime grants (the stock `wasmtime run` refuses a component that imports `wasi:http`

@@ -23,16 +23,18 @@ use tokio_rustls::client::TlsStream;
 use super::tcp::TcpIo;
 use crate::status::Status;
 
-/// One or more X.509 certificates in PEM (`-----BEGIN CERTIFICATE-----`), as tonic's
-/// `Certificate`: a CA to trust ([`ClientTlsConfig::ca_certificate`]) or the chain of an
-/// [`Identity`]. The PEM is parsed by [`Endpoint::tls_config`](crate::Endpoint::tls_config).
+/// One or more X.509 certificates in PEM (RFC 7468 `-----BEGIN CERTIFICATE-----` blocks), as
+/// tonic's `Certificate`: a CA to trust ([`ClientTlsConfig::ca_certificate`]) or the chain of
+/// an [`Identity`]. The bytes are kept as given; they are parsed, and their errors reported
+/// (`InvalidArgument`), by [`Endpoint::tls_config`](crate::Endpoint::tls_config).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Certificate {
     pem: Vec<u8>,
 }
 
 impl Certificate {
-    /// The certificates in `pem` (one or more PEM blocks; text outside them is ignored).
+    /// The certificates in `pem`: the bytes of one or more PEM blocks, text outside them
+    /// ignored. Never fails here.
     pub fn from_pem(pem: impl AsRef<[u8]>) -> Certificate {
         Certificate {
             pem: pem.as_ref().to_vec(),
@@ -50,8 +52,9 @@ impl Certificate {
     }
 }
 
-/// A client identity for mutual TLS: a certificate chain and its private key, both PEM, as
-/// tonic's `Identity`. The key is PKCS#8 (`BEGIN PRIVATE KEY`), SEC1 (`BEGIN EC PRIVATE
+/// A client identity for mutual TLS (the client's Certificate and CertificateVerify, RFC 8446
+/// §4.4): a certificate chain and its private key, both PEM (RFC 7468), as tonic's
+/// `Identity`. The key is PKCS#8 (`BEGIN PRIVATE KEY`), SEC1 (`BEGIN EC PRIVATE
 /// KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`); ECDSA P-256/P-384, Ed25519 and RSA keys sign.
 #[derive(Clone)]
 pub struct Identity {
@@ -60,7 +63,10 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// The identity of the certificate chain `cert` (leaf first) with the private key `key`.
+    /// The identity of the certificate chain `cert` (PEM, leaf first) with the private key
+    /// `key` (PEM). Never fails here: [`Endpoint::tls_config`](crate::Endpoint::tls_config)
+    /// parses both and fails with `InvalidArgument` for a missing or unusable one, or a key
+    /// that does not match the certificate.
     pub fn from_pem(cert: impl AsRef<[u8]>, key: impl AsRef<[u8]>) -> Identity {
         Identity {
             cert: Certificate::from_pem(cert),
@@ -85,7 +91,11 @@ impl fmt::Debug for Identity {
 ///
 /// Trusted roots: the CAs added with [`ClientTlsConfig::ca_certificate`], plus Mozilla's
 /// (compiled in from `webpki-roots`) with [`ClientTlsConfig::with_webpki_roots`]; with no CA
-/// added at all, Mozilla's.
+/// added at all, Mozilla's. The connection is TLS 1.3 (RFC 8446) or 1.2 (RFC 5246), offers
+/// ALPN `h2` (RFC 7301; PROTOCOL-HTTP2 requires HTTP/2 over TLS), sends the server name as SNI
+/// (RFC 6066 §3) and checks the certificate against it (RFC 6125; an IP address against the
+/// IP SANs). Every method only records a setting: errors come from
+/// [`Endpoint::tls_config`](crate::Endpoint::tls_config).
 ///
 /// ```no_run
 /// # async fn f(ca_pem: &[u8], cert_pem: &[u8], key_pem: &[u8]) -> Result<(), grpc_wasi::Status> {
@@ -117,7 +127,8 @@ impl ClientTlsConfig {
     }
 
     /// The name sent as SNI and checked against the server's certificate, instead of the
-    /// URI's host (a DNS name, or an IP address checked against IP SANs).
+    /// URI's host (a DNS name, or an IP address checked against IP SANs, brackets allowed). A
+    /// name that is neither fails `tls_config` with `InvalidArgument`.
     pub fn domain_name(mut self, domain_name: impl Into<String>) -> Self {
         self.domain = Some(domain_name.into());
         self
