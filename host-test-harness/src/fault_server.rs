@@ -20,8 +20,11 @@
 //! | `gzip` | `grpc-encoding: gzip` and a gzip-compressed message "ok", whatever the client accepts |
 //! | `pings` | once the request has ended, one message `pings=N`: the PINGs (not ACKs) the client has sent on this connection so far |
 //! | `push` | tries to push a response (PUSH_PROMISE) and answers `push=sent`, or `push=refused` when the client's SETTINGS_ENABLE_PUSH is 0 |
+//! | `unread` | answers `ok` at once, without reading the request body, and keeps the request side of the stream open for 60 s |
+//! | `stall` | stops serving the connection for 60 s at once, without reading the request: what the client writes backs up into TCP once the server's windows ([`Windows`]) allow it |
 //!
-//! Anything else answers `grpc-status: 12` (Unimplemented).
+//! Anything else answers `grpc-status: 12` (Unimplemented). Every fault but `unread` and
+//! `stall` reads the whole request first.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,25 +50,82 @@ enum ConnectionAction {
     Freeze,
 }
 
+/// The receive windows the fault server advertises, in bytes (RFC 9113 §6.9.2): how much
+/// request body a client may send before the server reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Windows {
+    /// SETTINGS_INITIAL_WINDOW_SIZE: each stream's window (0 to 2^31 − 1).
+    pub stream: u32,
+    /// The connection's window (65,535 to 2^31 − 1; larger than 65,535 by a WINDOW_UPDATE).
+    pub connection: u32,
+}
+
+impl Windows {
+    /// HTTP/2's initial windows, 65,535 bytes each.
+    pub const DEFAULT: Windows = Windows {
+        stream: 65_535,
+        connection: 65_535,
+    };
+    /// No request body at all until the server reads (SETTINGS_INITIAL_WINDOW_SIZE = 0).
+    pub const ZERO: Windows = Windows {
+        stream: 0,
+        connection: 65_535,
+    };
+    /// The largest windows: a client's writes are bounded by TCP alone.
+    pub const WIDEST: Windows = Windows {
+        stream: (1 << 31) - 1,
+        connection: (1 << 31) - 1,
+    };
+}
+
 /// Starts the fault server on `addr` (port 0 picks a free one), on its own thread and
 /// runtime, bound before it returns; it stops when the returned server is dropped.
 ///
 /// Errors: the address cannot be bound, or the runtime cannot start.
 pub fn start(addr: SocketAddr) -> anyhow::Result<TestServer> {
-    TestServer::start(addr, "fault-server", serve)
+    start_with(addr, Config::DEFAULT)
+}
+
+/// How a fault server behaves beyond each call's fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// The receive windows it advertises.
+    pub windows: Windows,
+    /// The fault of every call, whatever its method names: for clients whose method cannot
+    /// be chosen (the gateway calls `Echo/UnaryEcho`). `None`: the method's last segment.
+    pub every_call: Option<&'static str>,
+}
+
+impl Config {
+    /// HTTP/2's default windows; each method names its fault.
+    pub const DEFAULT: Config = Config {
+        windows: Windows::DEFAULT,
+        every_call: None,
+    };
+}
+
+/// [`start`], configured by `config`.
+///
+/// Errors: as [`start`].
+pub fn start_with(addr: SocketAddr, config: Config) -> anyhow::Result<TestServer> {
+    TestServer::start(addr, "fault-server", move |incoming, stop| {
+        serve(incoming, stop, config)
+    })
 }
 
 /// Starts the fault server speaking TLS as `tls` says (its URI is `https://`); otherwise as
 /// [`start`]. Errors: also a TLS configuration rustls cannot use.
 pub fn start_tls(addr: SocketAddr, tls: &ServerTls) -> anyhow::Result<TestServer> {
-    TestServer::start_tls(addr, "fault-server", tls, serve)
+    TestServer::start_tls(addr, "fault-server", tls, |incoming, stop| {
+        serve(incoming, stop, Config::DEFAULT)
+    })
 }
 
-fn serve(mut incoming: Incoming, stop: Shutdown) -> Serve {
+fn serve(mut incoming: Incoming, stop: Shutdown, config: Config) -> Serve {
     Box::pin(async move {
         let accept = async {
             while let Some(Ok(socket)) = incoming.next().await {
-                tokio::spawn(serve_connection(socket));
+                tokio::spawn(serve_connection(socket, config));
             }
         };
         tokio::select! {
@@ -76,10 +136,15 @@ fn serve(mut incoming: Incoming, stop: Shutdown) -> Serve {
     })
 }
 
-async fn serve_connection(socket: ServerIo) {
+async fn serve_connection(socket: ServerIo, config: Config) {
+    let windows = config.windows;
     let pings = Arc::new(AtomicUsize::new(0));
     let socket = PingCounter::new(socket, pings.clone());
-    let Ok(mut connection) = h2::server::handshake(socket).await else {
+    let handshake = h2::server::Builder::new()
+        .initial_window_size(windows.stream)
+        .initial_connection_window_size(windows.connection)
+        .handshake(socket);
+    let Ok(mut connection) = handshake.await else {
         return;
     };
     let (actions, mut requested) = mpsc::unbounded_channel();
@@ -90,7 +155,8 @@ async fn serve_connection(socket: ServerIo) {
                     let actions = actions.clone();
                     let pings = pings.clone();
                     tokio::spawn(async move {
-                        let fault = request.uri().path().rsplit('/').next().unwrap_or("").to_owned();
+                        let named = request.uri().path().rsplit('/').next().unwrap_or("");
+                        let fault = config.every_call.unwrap_or(named).to_owned();
                         answer(&fault, request.into_body(), respond, actions, &pings).await;
                     });
                 }
@@ -172,9 +238,11 @@ async fn answer(
     actions: mpsc::UnboundedSender<ConnectionAction>,
     pings: &AtomicUsize,
 ) {
-    // Read the whole request first, as a unary server does.
-    while let Some(Ok(chunk)) = body.data().await {
-        let _ = body.flow_control().release_capacity(chunk.len());
+    // Read the whole request first, as a unary server does (but for the faults that do not).
+    if !matches!(fault, "unread" | "stall") {
+        while let Some(Ok(chunk)) = body.data().await {
+            let _ = body.flow_control().release_capacity(chunk.len());
+        }
     }
     let head = grpc_head("application/grpc");
     let result: Result<(), h2::Error> = async {
@@ -183,6 +251,14 @@ async fn answer(
                 let mut stream = respond.send_response(head, false)?;
                 stream.send_data(message("ok"), false)?;
                 stream.send_trailers(trailers(&[("grpc-status", "0")]))?;
+            }
+            "unread" => {
+                let mut stream = respond.send_response(head, false)?;
+                stream.send_data(message("ok"), false)?;
+                stream.send_trailers(trailers(&[("grpc-status", "0")]))?;
+                // Keep the request side open, unread: dropping it would reset the stream,
+                // which frees the client's queued DATA.
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
             }
             "pings" => {
                 let count = format!("pings={}", pings.load(Ordering::Relaxed));
@@ -209,7 +285,7 @@ async fn answer(
                 let _ = actions.send(ConnectionAction::GoAway);
                 tokio::time::sleep(HOLD).await;
             }
-            "freeze" => {
+            "freeze" | "stall" => {
                 let _ = actions.send(ConnectionAction::Freeze);
                 tokio::time::sleep(HOLD).await;
             }

@@ -4,6 +4,8 @@
 //! traffic.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context as _, anyhow};
 use hyper::body::Incoming;
@@ -27,12 +29,20 @@ const OUTPUT_CAPACITY: usize = 1024 * 1024;
 pub struct Serving {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
+    running: Arc<AtomicUsize>,
 }
 
 impl Serving {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many instances are running: each request's runs until its `incoming-handler`
+    /// call returns, which for a `wstd` guest is when its last task has ended (after the
+    /// response, possibly).
+    pub fn instances_running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
     }
 
     /// Serves until the process is interrupted.
@@ -52,6 +62,23 @@ struct Server {
     runner: Runner,
     pre: ProxyPre<Host>,
     options: RunOptions,
+    running: Arc<AtomicUsize>,
+}
+
+/// Counts a running instance until dropped.
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn new(count: &Arc<AtomicUsize>) -> Running {
+        count.fetch_add(1, Ordering::SeqCst);
+        Running(count.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Binds `listen` (port 0 picks a free one) and serves `component` on the runner's runtime.
@@ -74,10 +101,12 @@ pub fn start(
         std::net::TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    let server = std::sync::Arc::new(Server {
+    let running = Arc::new(AtomicUsize::new(0));
+    let server = Arc::new(Server {
         runner: runner.clone(),
         pre,
         options,
+        running: running.clone(),
     });
     let (shutdown, mut stop) = watch::channel(false);
     let _guard = runner.runtime().enter();
@@ -103,7 +132,11 @@ pub fn start(
             });
         }
     });
-    Ok(Serving { addr, shutdown })
+    Ok(Serving {
+        addr,
+        shutdown,
+        running,
+    })
 }
 
 impl Server {
@@ -121,7 +154,9 @@ impl Server {
             .new_incoming_request(Scheme::Http, request)?;
         let response = store.data_mut().http().new_response_outparam(sender)?;
         let pre = self.pre.clone();
+        let running = Running::new(&self.running);
         let task = tokio::spawn(async move {
+            let _running = running;
             let proxy = pre.instantiate_async(&mut store).await?;
             proxy
                 .wasi_http_incoming_handler()

@@ -65,6 +65,12 @@ fn component(package: &str) -> Component {
     component
 }
 
+/// Builds and compiles the guest `package` now, if this process has not yet, so that a test
+/// timing a run times the run alone.
+pub fn prepare(package: &str) {
+    component(package);
+}
+
 /// Runs the guest `package` with `args` and `env` in `mode` with exactly `network` granted.
 ///
 /// Panics (failing the test) if the guest traps or runs past [`RUN_TIMEOUT`].
@@ -109,8 +115,13 @@ pub fn run_guest_with_dirs(
 /// `grpc_wasi_harness::fault_server`) on a free port of 127.0.0.1; it stops when dropped.
 /// Panics if it cannot start: this is a test helper.
 pub fn fault_server() -> TestServer {
+    fault_server_with(fault_server::Config::DEFAULT)
+}
+
+/// [`fault_server`], configured by `config`.
+pub fn fault_server_with(config: fault_server::Config) -> TestServer {
     let addr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
-    fault_server::start(addr).unwrap_or_else(|e| panic!("{e:#}"))
+    fault_server::start_with(addr, config).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// [`fault_server`], speaking TLS with [`pki`]'s server certificate.

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use grpc_wasi_e2e::{Mode, fault_server, run_scenario};
+use grpc_wasi_harness::fault_server::{Config, Windows};
 
 /// Runs the fault `name`; returns the verdict line.
 fn fault(name: &str, timeout_ms: Option<u64>) -> String {
@@ -327,4 +328,66 @@ fn a_server_that_never_sends_its_preface_hits_the_connect_timeout() {
         )
     );
     drop(held.join());
+}
+
+/// Runs `e2e-guest URI SCENARIO N` against `server` with the fault `fault`; returns the
+/// verdict and how long the guest ran, to its exit.
+fn timed_fault_run(
+    server: &grpc_wasi_harness::test_server::TestServer,
+    scenario: &str,
+    n: &str,
+    env: &[(&str, &str)],
+) -> (String, std::time::Duration) {
+    let uri = server.uri();
+    grpc_wasi_e2e::prepare("e2e-guest");
+    let started = std::time::Instant::now();
+    let verdict = run_scenario(
+        Mode::Sockets,
+        &[&uri, scenario, n],
+        env,
+        Mode::Sockets.grant(server.addr()),
+    );
+    (verdict, started.elapsed())
+}
+
+/// Longer than a guest whose calls ended may take to exit, and far shorter than the 60 s a
+/// stalled server holds its connection.
+const EXIT_BOUND: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[test]
+fn a_guest_exits_after_its_upload_to_a_stalled_server_hit_the_deadline() {
+    // The server stops reading its socket and advertises windows so wide that the client's
+    // writes back up into TCP. The call ends at its deadline; the connection task, blocked on
+    // a write the peer never takes, must not keep the guest from exiting.
+    let server = grpc_wasi_e2e::fault_server_with(Config {
+        windows: Windows::WIDEST,
+        every_call: None,
+    });
+    let (verdict, ran) = timed_fault_run(
+        &server,
+        "upload",
+        "1000",
+        &[("FAULT", "stall"), ("TIMEOUT_MS", "1000")],
+    );
+    assert_eq!(verdict, "status: 4 deadline of 1s exceeded");
+    assert!(ran < EXIT_BOUND, "the guest took {ran:?} to exit");
+}
+
+#[test]
+fn a_guest_exits_after_a_server_answered_without_taking_the_request() {
+    // SETTINGS_INITIAL_WINDOW_SIZE = 0, and the server answers at once without reading: the
+    // calls succeed while their request DATA is still queued, waiting for a window that will
+    // never open. The guest must still exit.
+    let server = grpc_wasi_e2e::fault_server_with(Config {
+        windows: Windows::ZERO,
+        every_call: None,
+    });
+    for scenario in ["fault", "upload"] {
+        let (verdict, ran) = timed_fault_run(&server, scenario, "3", &[("FAULT", "unread")]);
+        assert_eq!(verdict, r#"ok: reply "ok""#, "{scenario}");
+        assert!(
+            ran < EXIT_BOUND,
+            "{scenario}: the guest took {ran:?} to exit"
+        );
+    }
 }

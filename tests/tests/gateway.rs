@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use grpc_wasi_harness::echo_server;
 use grpc_wasi_harness::guest;
 use grpc_wasi_harness::runner::{RunOptions, Runner};
 use grpc_wasi_harness::serve;
 use grpc_wasi_harness::test_server::TestServer;
+use grpc_wasi_harness::{echo_server, fault_server};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -127,4 +127,33 @@ fn denied_backend_is_a_403_naming_it() {
         )),
         "{message}"
     );
+}
+
+#[test]
+fn a_gateway_instance_ends_after_its_backend_answered_without_taking_the_request() {
+    // Over sockets, against a backend that answers at once with SETTINGS_INITIAL_WINDOW_SIZE
+    // = 0 and never reads the request: the call succeeds while its request DATA still waits
+    // for a window. The handler answers, and its instance must end (its `wstd` loop waits for
+    // every task, the connection's included).
+    let runner = Runner::new().unwrap();
+    let server = fault_server::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        fault_server::Config {
+            windows: fault_server::Windows::ZERO,
+            every_call: Some("unread"),
+        },
+    )
+    .unwrap();
+    let serving = gateway(&runner, &server, "sockets", true);
+    let (status, body) = post(&runner, &serving, "/echo", r#"{"message":"hi"}"#);
+    assert_eq!((status, body), (200, serde_json::json!({"message": "ok"})));
+    let answered = std::time::Instant::now();
+    while serving.instances_running() > 0 {
+        assert!(
+            answered.elapsed() < Duration::from_secs(10),
+            "the gateway's instance still runs {:?} after it answered",
+            answered.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

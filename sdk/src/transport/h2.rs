@@ -1,15 +1,20 @@
 //! gRPC calls over one HTTP/2 connection, with the `h2` crate: h2c (prior knowledge) over
 //! TCP, or HTTP/2 over TLS negotiated by ALPN (feature `tls`).
 //!
-//! The h2 `Connection` runs as a task spawned on the reactor; it ends (sending GOAWAY) once the
-//! last [`SendRequest`] handle and every open stream are dropped. A streaming request body is
-//! sent by its own task, so the response can be read while the request is still being written
-//! (full duplex).
+//! The h2 `Connection` runs as a task spawned on the reactor. Once nothing can use the
+//! connection any more (the channel's handle and every call are dropped), h2 ends it, sending
+//! GOAWAY; and if it has not ended within [`CLOSE_GRACE`] (its writes are blocked on a peer that
+//! stopped reading, or request DATA waits for a flow-control window that will never open), the
+//! task drops it, closing the socket. So background work never outlives its users, and a
+//! guest whose calls ended exits: `wstd`'s `block_on` returns only when no task waits on a
+//! pollable. A streaming request body is sent by its own task, so the response can be read
+//! while the request is still being written (full duplex).
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use h2::client::SendRequest;
@@ -22,7 +27,7 @@ use super::bursts::Bursts;
 use super::coalesce::poll_connection;
 use super::keepalive::{self, KeepAlive};
 use super::stream::{ConnectionIo, FirstRead};
-use crate::runtime::{spawn, spawn_unless_ready};
+use crate::runtime::{self, spawn, spawn_unless_ready};
 use crate::status::{Code, Status};
 
 /// Per-stream receive window: 8 MiB. The HTTP/2 default (64 KiB), and even 1 MiB, leave a
@@ -33,12 +38,51 @@ const STREAM_WINDOW: u32 = 8 * 1024 * 1024;
 /// Connection-wide receive window: 16 MiB.
 const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 
-/// An open HTTP/2 connection: the handle that opens streams on it, and its
-/// [`ConnectionState`].
+/// How long the connection task lets h2 close a connection nothing uses any more before it
+/// drops the connection: 100 ms. A connection to a peer that reads closes at once (GOAWAY,
+/// then the socket); this bounds only a peer that stopped reading, or request DATA that waits
+/// for a flow-control window the peer never opens.
+const CLOSE_GRACE: Duration = Duration::from_millis(100);
+
+/// An open HTTP/2 connection: the handle that opens streams on it, its [`ConnectionState`],
+/// and a [`User`] of it.
 #[derive(Clone)]
 pub(crate) struct H2Connection {
     send_request: SendRequest<Bytes>,
     state: Rc<ConnectionState>,
+    user: Rc<User>,
+}
+
+/// Whether anything can still use a connection: shared by its [`User`]s and its task.
+#[derive(Default)]
+struct Users {
+    gone: Cell<bool>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl Users {
+    /// Ready once the last [`User`] was dropped.
+    fn poll_gone(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.gone.get() {
+            return Poll::Ready(());
+        }
+        self.waker.set(Some(cx.waker().clone()));
+        Poll::Pending
+    }
+}
+
+/// A use of a connection: each [`H2Connection`] (the channel's, and each call's while it
+/// opens) and each open call hold one, shared. When the last is dropped, the connection task
+/// starts closing the connection.
+struct User(Rc<Users>);
+
+impl Drop for User {
+    fn drop(&mut self) {
+        self.0.gone.set(true);
+        if let Some(waker) = self.0.waker.take() {
+            waker.wake();
+        }
+    }
 }
 
 /// What the calls on a connection and its task share.
@@ -94,6 +138,8 @@ pub(crate) async fn handshake(
     });
     let task_state = state.clone();
     let task_first_read = first_read.clone();
+    let users = Rc::new(Users::default());
+    let user = Rc::new(User(users.clone()));
     spawn(async move {
         let _ended = EndsOnDrop(task_first_read);
         let mut connection = std::pin::pin!(connection);
@@ -101,15 +147,20 @@ pub(crate) async fn handshake(
         let run = async {
             let _ = poll_fn(|cx| poll_connection(connection.as_mut(), &put_off, cx)).await;
         };
+        // h2 closes a connection nothing uses by itself; the grace bounds how long it may try.
+        let unused = async {
+            poll_fn(|cx| users.poll_gone(cx)).await;
+            runtime::sleep(CLOSE_GRACE).await;
+        };
         let Some(keepalive) = keepalive else {
-            return run.await;
+            return futures_lite::future::or(run, unused).await;
         };
         let watch = async {
             let status = keepalive::watch(keepalive, &task_state, &received).await;
             // Dropping the connection ends its streams; their calls get this status.
             *task_state.closed.borrow_mut() = Some(status);
         };
-        futures_lite::future::or(run, watch).await;
+        futures_lite::future::or(run, futures_lite::future::or(unused, watch)).await;
     })
     .detach();
     if !poll_fn(|cx| first_read.poll(cx)).await {
@@ -123,6 +174,7 @@ pub(crate) async fn handshake(
     Ok(H2Connection {
         send_request,
         state,
+        user,
     })
 }
 
@@ -143,10 +195,12 @@ impl H2Connection {
     pub(crate) fn ready(&self) -> impl Future<Output = Result<H2Connection, h2::Error>> + use<> {
         let ready = self.send_request.clone().ready();
         let state = self.state.clone();
+        let user = self.user.clone();
         async move {
             Ok(H2Connection {
                 send_request: ready.await?,
                 state,
+                user,
             })
         }
     }
@@ -204,13 +258,17 @@ impl Pings {
     }
 }
 
-/// A call open on a connection, counted in its [`ConnectionState`] until dropped.
-struct OpenCall(Rc<ConnectionState>);
+/// A call open on a connection, counted in its [`ConnectionState`] and a [`User`] of the
+/// connection until dropped.
+struct OpenCall(
+    Rc<ConnectionState>,
+    #[allow(dead_code, reason = "held, not read")] Rc<User>,
+);
 
 impl OpenCall {
-    fn new(state: Rc<ConnectionState>) -> OpenCall {
+    fn new(state: Rc<ConnectionState>, user: Rc<User>) -> OpenCall {
         state.open_calls.set(state.open_calls.get() + 1);
-        OpenCall(state)
+        OpenCall(state, user)
     }
 
     /// The state of the call's connection.
@@ -258,8 +316,9 @@ pub(crate) async fn call(
     let H2Connection {
         mut send_request,
         state,
+        user,
     } = connection;
-    let call = OpenCall::new(state);
+    let call = OpenCall::new(state, user);
     let send_error = Rc::new(RefCell::new(None));
     let (response, sender) = match body {
         RequestBody::Once(bytes) => {

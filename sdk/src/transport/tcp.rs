@@ -237,6 +237,25 @@ impl AsyncRead for TcpIo {
     }
 }
 
+/// Leaves the output stream and the socket to the host when dropping them could block.
+///
+/// wasmtime's `drop` of a TCP output stream waits until the host could write again (its write
+/// in flight has ended): for a peer that stopped reading, for ever, and the guest with it. A
+/// socket cannot be dropped before its streams. So when the host has a write in flight or
+/// cannot take one (`check-write` is 0), both handles are given up instead of dropped: the
+/// host frees them, and closes the connection, when the instance ends. The input stream and
+/// the pollables are dropped as usual.
+impl Drop for TcpIo {
+    fn drop(&mut self) {
+        if matches!(self.output.check_write(), Ok(0)) {
+            self.write_ready = Readiness::default();
+            // Taking a handle out of its owner leaves the owner's drop nothing to do.
+            let _ = self.output.take_handle();
+            let _ = self.socket.take_handle();
+        }
+    }
+}
+
 /// Writes are held until a flush (or [`OUT_LIMIT`]) and then handed to the host at once: TLS
 /// writes a flush's records one by one, and each written alone would be a TCP segment of its
 /// own (with Nagle's algorithm on, a second small one waits for the server's delayed ACK).

@@ -391,6 +391,20 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
                 .await?;
             Ok(format!("reply {:?}", reply.into_inner().message))
         }
+        "upload" => {
+            // One client-streaming call to the fault FAULT: N messages of 64 KiB, produced as
+            // fast as the call takes them, within TIMEOUT_MS if set.
+            let chunk = "u".repeat(64 * 1024);
+            let messages = futures::stream::iter(0..n).map(move |_| request(chunk.clone()));
+            let mut call = Request::new(messages);
+            if let Some(timeout) = env_ms("TIMEOUT_MS") {
+                call.set_timeout(timeout);
+            }
+            let reply: grpc_wasi::Response<EchoResponse> = Grpc::new(channel)
+                .client_streaming(call, fault_path()?)
+                .await?;
+            Ok(format!("reply {:?}", reply.into_inner().message))
+        }
         "cancel-stream" => {
             let tag = "cancel-stream";
             let mut stream = client
