@@ -30,6 +30,7 @@ pub mod fault_server;
 pub mod guest;
 mod h2c;
 pub mod interop_server;
+mod name_lookup;
 pub mod outgoing_http;
 mod ping_counter;
 pub mod runner;

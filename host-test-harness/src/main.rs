@@ -92,7 +92,10 @@ enum Cmd {
 /// What a guest may reach, and its environment.
 #[derive(clap::Args)]
 struct Grants {
-    /// Allow TCP connections to HOST:PORT (repeatable); everything else is denied.
+    /// Allow TCP connections to HOST:PORT (repeatable); everything else is denied. A HOST that
+    /// is a name is resolved here, and the guest may look up that name (any case, trailing
+    /// dot or not) and no other: lookups of other names fail with permanent-resolver-failure
+    /// and never reach a resolver.
     #[arg(long = "allow", value_name = "HOST:PORT")]
     allow: Vec<String>,
     /// Allow wasi:http requests to the authority HOST:PORT (repeatable); others are denied.

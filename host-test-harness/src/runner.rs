@@ -2,11 +2,13 @@
 //! granting exactly the network access asked for.
 //!
 //! Permissions: every `--allow HOST:PORT` lets the guest open TCP connections to that address
-//! (a DNS name is resolved here, once, and name lookup is granted to the guest only when some
-//! allowed host is a name); every `--allow-http HOST:PORT` lets it send `wasi:http` requests to
-//! that authority. Everything else is denied: other addresses and authorities, listening, UDP.
-//! Denied connects fail in the guest with `wasi:sockets` `access-denied`, denied requests with
-//! `wasi:http` `HTTP-request-denied`.
+//! (a DNS name is resolved here, once, to the addresses it allows, and the guest may look up
+//! that name and no other); every `--allow-http HOST:PORT` lets it send `wasi:http` requests to
+//! that authority. Everything else is denied: other addresses and authorities, lookups of
+//! other names, listening, UDP. Denied connects fail in the guest with `wasi:sockets`
+//! `access-denied`, denied lookups with `permanent-resolver-failure` (no query reaches a
+//! resolver; see [`crate::name_lookup`]), denied requests with `wasi:http`
+//! `HTTP-request-denied`.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -19,10 +21,11 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, ProfilingStrategy, Store};
 use wasmtime_wasi::p2::bindings::Command;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::sockets::{SocketAddrUse, WasiSocketsCtxView};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::name_lookup::{self, GrantedNames, NameLookup};
 use crate::outgoing_http::{Hooks, HttpClients, HttpVersion};
 
 /// Most bytes of stdout or stderr kept from one run.
@@ -32,7 +35,7 @@ const OUTPUT_CAPACITY: usize = 16 * 1024 * 1024;
 #[derive(Debug, Clone, Default)]
 pub struct NetworkPolicy {
     addrs: HashSet<SocketAddr>,
-    name_lookup: bool,
+    names: GrantedNames,
     http_authorities: HashSet<String>,
 }
 
@@ -44,8 +47,9 @@ impl NetworkPolicy {
 
     /// Allows TCP connections to `spec`: `IP:PORT`, `[IPv6]:PORT` or `NAME:PORT`.
     ///
-    /// A name is resolved now, and allows every address it resolves to; it also grants the
-    /// guest name lookup. Errors: `spec` has no port, or a name that does not resolve.
+    /// A name is resolved now, and allows every address it resolves to; the guest may look up
+    /// that name (however it cases it, with or without a trailing dot), and only granted names.
+    /// Errors: `spec` has no port, or a name that does not resolve or is not a valid host.
     pub fn allow(&mut self, spec: &str) -> anyhow::Result<&mut Self> {
         let (host, port) = spec
             .rsplit_once(':')
@@ -65,8 +69,10 @@ impl NetworkPolicy {
         if resolved.is_empty() {
             bail!("--allow {spec:?}: {bare:?} resolves to no address");
         }
+        let domain = name_lookup::domain(bare)
+            .ok_or_else(|| anyhow!("--allow {spec:?}: {bare:?} is not a host name"))?;
         self.addrs.extend(resolved);
-        self.name_lookup = true;
+        self.names.insert(domain);
         Ok(self)
     }
 
@@ -155,6 +161,20 @@ pub(crate) struct Host {
     table: ResourceTable,
     http: WasiHttpCtx,
     hooks: Hooks,
+    policy: Arc<NetworkPolicy>,
+}
+
+impl Host {
+    /// What the granted-names `ip-name-lookup` works on.
+    fn name_lookup(&mut self) -> NameLookup<'_> {
+        NameLookup {
+            sockets: WasiSocketsCtxView {
+                ctx: self.ctx.sockets(),
+                table: &mut self.table,
+            },
+            granted: &self.policy.names,
+        }
+    }
 }
 
 impl WasiHttpView for Host {
@@ -210,6 +230,7 @@ impl Runner {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        name_lookup::add_to_linker(&mut linker, Host::name_lookup)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -270,7 +291,8 @@ impl Runner {
         let policy = Arc::new(options.network.clone());
         // TCP as such is on; the address check below decides which connections go through.
         builder.allow_tcp(true);
-        builder.allow_ip_name_lookup(policy.name_lookup);
+        // On for wasmtime's resolver; `name_lookup` passes it only the granted names.
+        builder.allow_ip_name_lookup(true);
         let check = policy.clone();
         builder.socket_addr_check(move |addr, reason| {
             let permitted = check.permits(addr, reason);
@@ -280,7 +302,8 @@ impl Runner {
             ctx: builder.build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            hooks: Hooks::new(&self.clients, policy, options.http_version),
+            hooks: Hooks::new(&self.clients, policy.clone(), options.http_version),
+            policy,
         })
     }
 

@@ -278,6 +278,74 @@ mod sockets {
         super::nothing_listening_is_unavailable_with(Mode::Sockets, &lazy);
     }
 
+    /// A unary call to `http://NAME:PORT` of `server`, with `--allow localhost:PORT`.
+    fn unary_by_name(server: &TestServer, name: &str) -> String {
+        let port = server.addr().port();
+        let mut policy = NetworkPolicy::deny_all();
+        policy.allow(&format!("localhost:{port}")).unwrap();
+        let uri = format!("http://{name}:{port}");
+        run_scenario(Mode::Sockets, &[&uri, "unary"], &[], policy)
+    }
+
+    #[test]
+    fn a_granted_name_is_looked_up_however_it_is_spelled() {
+        // (`localhost.` is granted too, but the system resolver may not answer it.)
+        let server = server();
+        for name in ["localhost", "LocalHost"] {
+            assert_eq!(
+                unary_by_name(&server, name),
+                r#"ok: reply "hello""#,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_not_granted_are_not_looked_up() {
+        // permanent-resolver-failure is the harness's refusal: a name that reached the
+        // resolver and failed there would be name-unresolvable. `sub.localhost` resolves to
+        // loopback on many systems (RFC 6761), `localhost..` and `local-host` are other
+        // spellings, `example.invalid` never resolves.
+        let server = server();
+        for name in [
+            "sub.localhost",
+            "localhost..",
+            "local-host",
+            "example.invalid",
+        ] {
+            let out = unary_by_name(&server, name);
+            assert!(
+                out.starts_with(&format!(
+                    "status: 14 name lookup of {name:?} failed: permanent-resolver-failure (error 20) \
+                     (is name lookup granted?"
+                )),
+                "{name}: {out}"
+            );
+        }
+    }
+
+    #[test]
+    fn ip_literals_need_no_name_grant_but_an_address_grant() {
+        let server = server();
+        let port = server.addr().port();
+        let mut policy = NetworkPolicy::deny_all();
+        policy.allow(&format!("localhost:{port}")).unwrap();
+        let uri = format!("http://127.0.0.1:{port}");
+        let granted = run_scenario(Mode::Sockets, &[&uri, "unary"], &[], policy);
+        assert_eq!(granted, r#"ok: reply "hello""#);
+        let uri = format!("http://127.0.0.2:{port}");
+        let out = run_scenario(
+            Mode::Sockets,
+            &[&uri, "unary"],
+            &[],
+            NetworkPolicy::deny_all(),
+        );
+        assert!(
+            out.starts_with("status: 7 the host did not grant access to 127.0.0.2"),
+            "{out}"
+        );
+    }
+
     #[test]
     fn address_not_allowed_is_a_clear_denial() {
         let (addr, out) = denied(Mode::Sockets);
@@ -285,7 +353,8 @@ mod sockets {
             out,
             format!(
                 "status: 7 the host did not grant access to {addr}: wasi:sockets denied the \
-                 connection (wasmtime: -S inherit-network; grpc-wasi-harness: --allow {addr})"
+                 connection (wasmtime: -S inherit-network; grpc-wasi-harness: --allow {addr}; \
+                 Spin: allowed_outbound_hosts tcp://{addr}; wasmCloud: allowedHosts)"
             )
         );
     }
@@ -335,7 +404,7 @@ mod wasi_http {
             format!(
                 "status: 7 the host did not allow outgoing HTTP requests to {addr} (wasi:http \
                  HTTP-request-denied; grpc-wasi-harness: --allow-http {addr}; Spin: \
-                 allowed_outbound_hosts)"
+                 allowed_outbound_hosts; wasmCloud: allowedHosts)"
             )
         );
     }

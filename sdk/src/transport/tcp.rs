@@ -84,7 +84,9 @@ async fn resolve(name: &str) -> Result<Vec<IpAddr>, Status> {
     let failed = |e: ErrorCode| {
         let hint = match e {
             ErrorCode::PermanentResolverFailure | ErrorCode::AccessDenied => {
-                " (is name lookup granted? wasmtime: -S allow-ip-name-lookup)"
+                " (is name lookup granted? wasmtime: -S allow-ip-name-lookup; grpc-wasi-harness: \
+                 --allow NAME:PORT; Spin grants none: use an IP literal and a tcp:// \
+                 allowed_outbound_hosts; wasmCloud: allowedHosts)"
             }
             _ => "",
         };
@@ -114,7 +116,8 @@ async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
         let status = match e {
             ErrorCode::AccessDenied => Status::permission_denied(format!(
                 "the host did not grant access to {addr}: wasi:sockets denied the connection \
-                 (wasmtime: -S inherit-network; grpc-wasi-harness: --allow {addr})"
+                 (wasmtime: -S inherit-network; grpc-wasi-harness: --allow {addr}; Spin: \
+                 allowed_outbound_hosts tcp://{addr}; wasmCloud: allowedHosts)"
             )),
             ErrorCode::ConnectionRefused => {
                 Status::unavailable(format!("connection to {addr} refused"))

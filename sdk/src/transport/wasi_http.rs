@@ -318,14 +318,15 @@ impl WasiHttpBody {
 /// `HTTP-request-denied` → `PermissionDenied` naming the authority; `connection-refused`,
 /// DNS and destination errors, `connection-terminated`, `connection-limit-reached`,
 /// `HTTP-response-incomplete` and TLS errors → `Unavailable`; the timeout codes →
-/// `DeadlineExceeded`; anything else → `Internal`. The error code is the status's source.
+/// `DeadlineExceeded`; anything else → `Internal` (`HTTP-protocol-error` with a hint that the
+/// host's `wasi:http` may speak HTTP/1.1 only). The error code is the status's source.
 pub(crate) fn status_from_http_error(code: ErrorCode, authority: &str) -> Status {
     use ErrorCode as E;
     let status = match &code {
         E::HttpRequestDenied => Status::permission_denied(format!(
             "the host did not allow outgoing HTTP requests to {authority} (wasi:http \
              HTTP-request-denied; grpc-wasi-harness: --allow-http {authority}; Spin: \
-             allowed_outbound_hosts)"
+             allowed_outbound_hosts; wasmCloud: allowedHosts)"
         )),
         E::ConnectionRefused => Status::unavailable(format!("connection to {authority} refused")),
         E::DnsTimeout
@@ -348,6 +349,11 @@ pub(crate) fn status_from_http_error(code: ErrorCode, authority: &str) -> Status
         | E::TlsAlertReceived(_) => {
             Status::unavailable(format!("HTTP request to {authority} failed: {code:?}"))
         }
+        E::HttpProtocolError => Status::internal(format!(
+            "HTTP request to {authority} failed: {code:?} (the host's wasi:http may speak \
+             HTTP/1.1 only, as wasmtime run/serve and jco do: try Transport::GrpcWeb against a \
+             server that speaks gRPC-Web, or Transport::Sockets)"
+        )),
         _ => Status::internal(format!("HTTP request to {authority} failed: {code:?}")),
     };
     status.with_source(code)

@@ -1,0 +1,140 @@
+//! `wasi:sockets/ip-name-lookup` that answers only the names the harness was told to allow.
+//!
+//! wasmtime's own implementation is all or nothing (`allow_ip_name_lookup`): a guest granted
+//! one name could resolve any name, and each query reaching the host's resolver is a way out
+//! of the sandbox (DNS exfiltration). This one replaces it in the runner's linker: a granted
+//! name (`--allow NAME:PORT`) is resolved by wasmtime's implementation, an IP literal is
+//! returned as it is (no query leaves the host), and every other name fails with
+//! `permanent-resolver-failure`, the code wasmtime gives when name lookup is off.
+//!
+//! Names compare as DNS does: case-insensitively, without a trailing dot, after IDNA
+//! (`url::Host::parse`, the parser wasmtime resolves with), so `LOCALHOST.` is `localhost`.
+
+use std::collections::HashSet;
+
+use wasmtime::component::{HasData, Linker, Resource};
+use wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::{
+    self, Host as LookupHost, HostResolveAddressStream, ResolveAddressStream,
+};
+use wasmtime_wasi::p2::bindings::sockets::network::{
+    self, ErrorCode, HostNetwork, IpAddress, Network,
+};
+use wasmtime_wasi::p2::{DynPollable, SocketError};
+use wasmtime_wasi::sockets::WasiSocketsCtxView;
+
+/// The name a lookup of `name` asks for, or `None` for an IP literal (which needs no
+/// resolver) or a name that is not a valid host (which wasmtime refuses with
+/// `invalid-argument` before any query).
+///
+/// Shape: the IDNA/lower-cased domain without its trailing dot.
+pub(crate) fn domain(name: &str) -> Option<String> {
+    match url::Host::parse(name) {
+        Ok(url::Host::Domain(domain)) => {
+            Some(domain.strip_suffix('.').unwrap_or(&domain).to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// The names a guest may look up, as [`domain`] spells them.
+pub(crate) type GrantedNames = HashSet<String>;
+
+/// The host state the replacement sees: WASI's sockets context and the granted names.
+pub(crate) struct NameLookup<'a> {
+    pub(crate) sockets: WasiSocketsCtxView<'a>,
+    pub(crate) granted: &'a GrantedNames,
+}
+
+/// Marks [`NameLookup`] as the data `ip-name-lookup`'s host functions get.
+pub(crate) struct GrantedLookup;
+
+impl HasData for GrantedLookup {
+    type Data<'a> = NameLookup<'a>;
+}
+
+/// Replaces `wasi:sockets/ip-name-lookup` in `linker` (which already has WASI 0.2) with the
+/// granted-names one. Errors: the interface cannot be linked (a wasmtime version mismatch).
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> NameLookup<'_>,
+) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let added = ip_name_lookup::add_to_linker::<T, GrantedLookup>(linker, view);
+    linker.allow_shadowing(false);
+    added
+}
+
+/// `ip-name-lookup`'s errors are `network`'s, converted as wasmtime converts them.
+impl network::Host for NameLookup<'_> {
+    fn convert_error_code(&mut self, error: SocketError) -> wasmtime::Result<ErrorCode> {
+        self.sockets.convert_error_code(error)
+    }
+
+    fn network_error_code(
+        &mut self,
+        error: Resource<network::Error>,
+    ) -> wasmtime::Result<Option<ErrorCode>> {
+        self.sockets.network_error_code(error)
+    }
+}
+
+impl HostNetwork for NameLookup<'_> {
+    fn drop(&mut self, network: Resource<Network>) -> wasmtime::Result<()> {
+        HostNetwork::drop(&mut self.sockets, network)
+    }
+}
+
+impl LookupHost for NameLookup<'_> {
+    fn resolve_addresses(
+        &mut self,
+        network: Resource<Network>,
+        name: String,
+    ) -> Result<Resource<ResolveAddressStream>, SocketError> {
+        if let Some(domain) = domain(&name)
+            && !self.granted.contains(&domain)
+        {
+            return Err(ErrorCode::PermanentResolverFailure.into());
+        }
+        self.sockets.resolve_addresses(network, name)
+    }
+}
+
+impl HostResolveAddressStream for NameLookup<'_> {
+    fn resolve_next_address(
+        &mut self,
+        stream: Resource<ResolveAddressStream>,
+    ) -> Result<Option<IpAddress>, SocketError> {
+        self.sockets.resolve_next_address(stream)
+    }
+
+    fn subscribe(
+        &mut self,
+        stream: Resource<ResolveAddressStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        HostResolveAddressStream::subscribe(&mut self.sockets, stream)
+    }
+
+    fn drop(&mut self, stream: Resource<ResolveAddressStream>) -> wasmtime::Result<()> {
+        HostResolveAddressStream::drop(&mut self.sockets, stream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::domain;
+
+    #[test]
+    fn names_compare_as_dns_does_and_ip_literals_need_no_grant() {
+        assert_eq!(domain("localhost").as_deref(), Some("localhost"));
+        assert_eq!(domain("LocalHost.").as_deref(), Some("localhost"));
+        assert_eq!(
+            domain("bücher.example").as_deref(),
+            Some("xn--bcher-kva.example")
+        );
+        assert_eq!(domain("127.0.0.1"), None);
+        assert_eq!(domain("0x7f.1"), None, "WHATWG IPv4 spellings are literals");
+        assert_eq!(domain("[::1]"), None);
+        assert_eq!(domain("localhost..").as_deref(), Some("localhost."));
+        assert_eq!(domain("a b"), None);
+    }
+}
