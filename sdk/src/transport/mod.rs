@@ -4,9 +4,9 @@
 //!
 //! | [`Transport`] | wire | runtimes that carry it |
 //! |---|---|---|
-//! | `Sockets` (default) | HTTP/2 (h2c, prior knowledge) over `wasi:sockets` TCP for `http://`; HTTP/2 over TLS in the guest for `https://` (feature `tls`) | `wasmtime run -S inherit-network -S allow-ip-name-lookup`, `grpc-wasi-harness run --allow`, Spin with `tcp://` `allowed_outbound_hosts` |
-//! | `WasiHttp` | gRPC through `wasi:http/outgoing-handler`; the host's HTTP/2 (TLS for `https://`) | hosts whose wasi:http speaks HTTP/2: `grpc-wasi-harness --allow-http`, Spin ≥ 3.4, wasmCloud |
-//! | `GrpcWeb` | gRPC-Web (`application/grpc-web+proto`) through `wasi:http` | any wasi:http host, HTTP/1.1 included: `wasmtime run -S http`, jco/Node |
+//! | `Sockets` (default) | HTTP/2 (h2c, prior knowledge) over `wasi:sockets` TCP for `http://`; HTTP/2 over TLS in the guest for `https://` (feature `tls`) | `wasmtime run -S inherit-network -S allow-ip-name-lookup`, `grpc-wasi-harness run --allow`, `jco run`, Spin with `tcp://IP:PORT` `allowed_outbound_hosts`, wasmCloud (non-loopback hosts) |
+//! | `WasiHttp` | gRPC through `wasi:http/outgoing-handler`; the host's HTTP/2 (TLS for `https://`) | hosts whose wasi:http speaks HTTP/2: `grpc-wasi-harness --allow-http`, Spin (4.1 measured; h2c with `SPIN_OUTBOUND_H2C_PRIOR_KNOWLEDGE`), wasmCloud `wash dev`; not the stock `wasmtime run`/`serve` or jco (HTTP/1.1 only) |
+//! | `GrpcWeb` | gRPC-Web (`application/grpc-web+proto`) through `wasi:http` | wasi:http hosts that speak HTTP/1.1 to the server: `wasmtime run -S http`, `wasmtime serve`, jco, the harness with `--http1`, Spin (wasmCloud sends it over HTTP/2) |
 
 #[cfg(not(any(feature = "sockets", feature = "wasi-http")))]
 compile_error!("grpc-wasi needs a transport: enable the `sockets` or the `wasi-http` feature");
