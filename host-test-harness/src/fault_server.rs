@@ -6,6 +6,7 @@
 //! | `ok` | a correct response: one `EchoResponse` "ok", `grpc-status: 0` |
 //! | `silent` | accepts the call and does not answer for 60 s |
 //! | `reset-N` | answers the request with RST_STREAM, error code `N` |
+//! | `reset-after-message-N` | sends the response headers and one message, then RST_STREAM with error code `N` |
 //! | `goaway` | sends GOAWAY (`NO_ERROR`) and closes the connection |
 //! | `drop-connection` | sends one message, then closes the TCP connection mid-stream |
 //! | `freeze` | stops serving the connection for 60 s, keeping it open: no answers, not even to PING |
@@ -347,6 +348,13 @@ async fn answer(
             }
             other => {
                 if let Some(code) = other
+                    .strip_prefix("reset-after-message-")
+                    .and_then(|n| n.parse::<u32>().ok())
+                {
+                    let mut stream = respond.send_response(head, false)?;
+                    stream.send_data(message("ok"), false)?;
+                    stream.send_reset(Reason::from(code));
+                } else if let Some(code) = other
                     .strip_prefix("reset-")
                     .and_then(|n| n.parse::<u32>().ok())
                 {

@@ -238,13 +238,29 @@ impl Body for ResponseBody {
     }
 }
 
-/// The `wasi:http` error code for an HTTP/2 error: the connection's I/O failed, or the peer
-/// broke the protocol, reset the stream or went away.
+/// The `wasi:http` error code for an HTTP/2 error: `connection-terminated` when the
+/// connection's I/O failed; when the server reset the stream or went away, `internal-error`
+/// naming the frame and its error code (`HTTP/2 RST_STREAM error code 0x7 (REFUSED_STREAM)
+/// from the server`), which the SDK maps to a gRPC code by PROTOCOL-HTTP2's table, as it
+/// does on the sockets transport (`wasi:http` 0.2's `error-code` has no case for it);
+/// `HTTP-protocol-error` for anything else (the server broke the protocol).
 fn h2_error(e: h2::Error) -> Error {
     if e.is_io() {
-        Error::ConnectionTerminated
-    } else {
-        Error::HttpProtocolError
+        return Error::ConnectionTerminated;
+    }
+    match e.reason() {
+        Some(reason) if e.is_remote() => {
+            let frame = if e.is_go_away() {
+                "GOAWAY"
+            } else {
+                "RST_STREAM"
+            };
+            Error::InternalError(Some(format!(
+                "HTTP/2 {frame} error code {:#x} ({reason:?}) from the server",
+                u32::from(reason)
+            )))
+        }
+        _ => Error::HttpProtocolError,
     }
 }
 

@@ -145,6 +145,27 @@ impl Code {
         }
     }
 
+    /// The code for a stream that the server reset (RST_STREAM) or a connection it closed
+    /// (GOAWAY) with the HTTP/2 error code `error_code` (RFC 9113 §7), per PROTOCOL-HTTP2's
+    /// "HTTP2 Transport Mapping" (RST_STREAM error code mapping): `NO_ERROR` (0x0),
+    /// `PROTOCOL_ERROR` (0x1), `INTERNAL_ERROR` (0x2), `FLOW_CONTROL_ERROR` (0x3),
+    /// `SETTINGS_TIMEOUT` (0x4), `STREAM_CLOSED` (0x5), `FRAME_SIZE_ERROR` (0x6),
+    /// `COMPRESSION_ERROR` (0x9), `CONNECT_ERROR` (0xa) → `Internal`; `REFUSED_STREAM` (0x7) →
+    /// `Unavailable`; `CANCEL` (0x8) → `Cancelled`; `ENHANCE_YOUR_CALM` (0xb) →
+    /// `ResourceExhausted`; `INADEQUATE_SECURITY` (0xc) → `PermissionDenied`;
+    /// `HTTP_1_1_REQUIRED` (0xd) and codes the RFC does not define → `Unknown`. (A GOAWAY
+    /// with `NO_ERROR`, a graceful shutdown, is `Unavailable`: the transports say so.)
+    pub fn from_http2_error_code(error_code: u32) -> Code {
+        match error_code {
+            0x0..=0x6 | 0x9 | 0xa => Code::Internal,
+            0x7 => Code::Unavailable,
+            0x8 => Code::Cancelled,
+            0xb => Code::ResourceExhausted,
+            0xc => Code::PermissionDenied,
+            _ => Code::Unknown,
+        }
+    }
+
     /// A short English description of the code ("The operation was cancelled", …).
     pub fn description(self) -> &'static str {
         match self {

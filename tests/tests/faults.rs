@@ -7,8 +7,13 @@
 use grpc_wasi_e2e::{Mode, fault_server, run_scenario};
 use grpc_wasi_harness::fault_server::{Config, Windows};
 
-/// Runs the fault `name`; returns the verdict line.
+/// Runs the fault `name` over sockets; returns the verdict line.
 fn fault(name: &str, timeout_ms: Option<u64>) -> String {
+    fault_in(Mode::Sockets, name, timeout_ms)
+}
+
+/// Runs the fault `name` over `mode`; returns the verdict line.
+fn fault_in(mode: Mode, name: &str, timeout_ms: Option<u64>) -> String {
     let server = fault_server();
     let uri = server.uri();
     let timeout = timeout_ms.map(|t| t.to_string()).unwrap_or_default();
@@ -16,12 +21,7 @@ fn fault(name: &str, timeout_ms: Option<u64>) -> String {
     if timeout_ms.is_some() {
         env.push(("TIMEOUT_MS", timeout.as_str()));
     }
-    run_scenario(
-        Mode::Sockets,
-        &[&uri, "fault"],
-        &env,
-        Mode::Sockets.grant(server.addr()),
-    )
+    run_scenario(mode, &[&uri, "fault"], &env, mode.grant(server.addr()))
 }
 
 fn code_of(verdict: &str) -> i32 {
@@ -45,7 +45,9 @@ fn a_silent_server_hits_the_local_deadline() {
 
 #[test]
 fn rst_stream_codes_map_like_tonic() {
-    // (HTTP/2 error code, gRPC code): PROTOCOL-HTTP2 "Errors".
+    // (HTTP/2 error code, gRPC code): PROTOCOL-HTTP2 "Errors", on both transports that see
+    // the code (over wasi:http the harness's h2c names it in `internal-error`), for a reset
+    // before the response and for one after its first message.
     let cases = [
         (0x0, 13), // NO_ERROR
         (0x1, 13), // PROTOCOL_ERROR
@@ -61,16 +63,22 @@ fn rst_stream_codes_map_like_tonic() {
         (0xc, 7),  // INADEQUATE_SECURITY
         (0xd, 2),  // HTTP_1_1_REQUIRED
     ];
-    for (reason, code) in cases {
-        let out = fault(&format!("reset-{reason}"), None);
-        assert_eq!(code_of(&out), code, "RST_STREAM {reason:#x}: {out}");
+    for mode in [Mode::Sockets, Mode::WasiHttp] {
+        for when in ["reset-", "reset-after-message-"] {
+            for (reason, code) in cases {
+                let out = fault_in(mode, &format!("{when}{reason}"), None);
+                assert_eq!(code_of(&out), code, "{mode:?} {when}{reason:#x}: {out}");
+            }
+        }
     }
 }
 
 #[test]
 fn goaway_is_unavailable() {
-    let out = fault("goaway", None);
-    assert_eq!(code_of(&out), 14, "{out}");
+    for mode in [Mode::Sockets, Mode::WasiHttp] {
+        let out = fault_in(mode, "goaway", None);
+        assert_eq!(code_of(&out), 14, "{mode:?}: {out}");
+    }
 }
 
 #[test]

@@ -465,34 +465,15 @@ impl H2Body {
 
 /// Maps an HTTP/2 failure to a [`Status`], as PROTOCOL-HTTP2 "Errors" and tonic do.
 ///
-/// RST_STREAM / GOAWAY codes: `NO_ERROR`, `PROTOCOL_ERROR`, `INTERNAL_ERROR`,
-/// `FLOW_CONTROL_ERROR`, `SETTINGS_TIMEOUT`, `STREAM_CLOSED`, `FRAME_SIZE_ERROR`,
-/// `COMPRESSION_ERROR`, `CONNECT_ERROR` → `Internal`; `REFUSED_STREAM` → `Unavailable`;
-/// `CANCEL` → `Cancelled`; `ENHANCE_YOUR_CALM` → `ResourceExhausted`; `INADEQUATE_SECURITY` →
-/// `PermissionDenied`; `HTTP_1_1_REQUIRED` and unknown codes → `Unknown`. A GOAWAY with
-/// `NO_ERROR` (the server is shutting down) and I/O failures (connection reset or closed) →
-/// `Unavailable`. The h2 error is the status's source; the message is at most 256 bytes (a
-/// GOAWAY's debug data is cut to fit).
+/// A RST_STREAM or GOAWAY error code → [`Code::from_http2_error_code`]'s table, except a
+/// GOAWAY with `NO_ERROR` (the server is shutting down) → `Unavailable`. I/O failures
+/// (connection reset or closed) → `Unavailable`. The h2 error is the status's source; the
+/// message is at most 256 bytes (a GOAWAY's debug data is cut to fit).
 pub(crate) fn status_from_h2(e: h2::Error) -> Status {
     let code = match e.reason() {
         _ if e.is_io() => Code::Unavailable,
         Some(Reason::NO_ERROR) if e.is_go_away() => Code::Unavailable,
-        Some(
-            Reason::NO_ERROR
-            | Reason::PROTOCOL_ERROR
-            | Reason::INTERNAL_ERROR
-            | Reason::FLOW_CONTROL_ERROR
-            | Reason::SETTINGS_TIMEOUT
-            | Reason::STREAM_CLOSED
-            | Reason::FRAME_SIZE_ERROR
-            | Reason::COMPRESSION_ERROR
-            | Reason::CONNECT_ERROR,
-        ) => Code::Internal,
-        Some(Reason::REFUSED_STREAM) => Code::Unavailable,
-        Some(Reason::CANCEL) => Code::Cancelled,
-        Some(Reason::ENHANCE_YOUR_CALM) => Code::ResourceExhausted,
-        Some(Reason::INADEQUATE_SECURITY) => Code::PermissionDenied,
-        Some(_) => Code::Unknown,
+        Some(reason) => Code::from_http2_error_code(reason.into()),
         None if e.is_go_away() || e.is_remote() => Code::Unavailable,
         None => Code::Internal,
     };

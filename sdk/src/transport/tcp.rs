@@ -24,7 +24,7 @@ use wasip2::sockets::network::{
 };
 use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 
-use super::wasi_io::{Readiness, poll_read, poll_write_all};
+use super::wasi_io::{Readiness, poll_read, poll_write_all, stream_error};
 use crate::status::Status;
 
 /// Bytes handed to h2 before a read returns `Pending` once (waking itself at once): 256 KiB.
@@ -224,7 +224,7 @@ impl AsyncRead for TcpIo {
                 this.read_since_pending = 0;
                 return Poll::Pending;
             };
-            match read? {
+            match read.map_err(stream_error)? {
                 Some(bytes) => {
                     let total = this.received.get().wrapping_add(bytes.len() as u64);
                     this.received.set(total);

@@ -19,16 +19,16 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
     ErrorCode, Fields, FutureTrailers, IncomingBody, IncomingResponse, Method, OutgoingBody,
-    OutgoingRequest, RequestOptions, Scheme,
+    OutgoingRequest, RequestOptions, Scheme, http_error_code,
 };
-use wasip2::io::streams::{InputStream, OutputStream};
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 use wstd::runtime::Task;
 
 use super::RequestBody;
 use super::bursts::Bursts;
-use super::wasi_io::{Readiness, poll_read, poll_write_all};
+use super::wasi_io::{Readiness, poll_read, poll_write_all, stream_error};
 use crate::runtime::spawn_unless_ready;
-use crate::status::Status;
+use crate::status::{Code, Status};
 
 /// Sends one call through `wasi:http/outgoing-handler.handle` to `authority` (`host:port`;
 /// over TLS, made by the host, when `https`) and waits for the response head.
@@ -74,7 +74,7 @@ pub(crate) async fn call(
         options
     });
     let response = outgoing_handler::handle(request, options)
-        .map_err(|e| status_from_http_error(e, authority.as_str()))?;
+        .map_err(|e| status_from_head_error(e, authority.as_str()))?;
 
     let send_error = Rc::new(RefCell::new(None));
     // A one-message body is usually accepted at once: it is written, flushed and finished
@@ -96,7 +96,7 @@ pub(crate) async fn call(
         Ok(Err(code)) => {
             return Err(send_error
                 .take()
-                .unwrap_or_else(|| status_from_http_error(code, authority.as_str())));
+                .unwrap_or_else(|| status_from_head_error(code, authority.as_str())));
         }
         Err(()) => return Err(Status::internal("wasi:http response already taken")),
     };
@@ -276,11 +276,19 @@ impl WasiHttpBody {
                 Poll::Ready(None)
             }
             Err(e) => {
-                let status = Status::unavailable(format!(
-                    "reading the response body from {} failed: {e}",
-                    self.authority
-                ))
-                .with_source(e);
+                let status = match &e {
+                    StreamError::LastOperationFailed(error) => http_error_code(error)
+                        .map(|code| status_from_http_error(code, self.authority.as_str())),
+                    StreamError::Closed => None,
+                };
+                let status = status.unwrap_or_else(|| {
+                    let e = stream_error(e);
+                    Status::unavailable(format!(
+                        "reading the response body from {} failed: {e}",
+                        self.authority
+                    ))
+                    .with_source(e)
+                });
                 self.state = BodyState::Done;
                 Poll::Ready(Some(Err(self.error(status))))
             }
@@ -313,10 +321,41 @@ impl WasiHttpBody {
     }
 }
 
+/// An HTTP/2 error code the server sent, as a host's `internal-error` text names it.
+#[derive(Debug, PartialEq)]
+enum Http2Error {
+    /// RST_STREAM with this error code.
+    Reset(u32),
+    /// GOAWAY with this error code.
+    GoAway(u32),
+}
+
+/// The HTTP/2 error code a host's `internal-error` text names, if it does:
+/// `RST_STREAM error code 0xN` or `GOAWAY error code 0xN` (hexadecimal), anywhere in the text.
+///
+/// `wasi:http` 0.2's `error-code` has no case for a stream reset or a GOAWAY (hosts built on
+/// wasmtime-wasi-http report every HTTP/2 error as `HTTP-protocol-error`), so a host that wants
+/// a guest to see the code has only `internal-error`'s text to carry it; grpc-wasi-harness
+/// writes it this way (`host-test-harness/src/h2c.rs`).
+fn http2_error_in(text: &str) -> Option<Http2Error> {
+    let code_after = |frame: &str| {
+        let at = text.find(frame)? + frame.len();
+        let rest = text[at..].strip_prefix(" error code 0x")?;
+        let end = rest
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(rest.len());
+        u32::from_str_radix(&rest[..end], 16).ok()
+    };
+    code_after("RST_STREAM")
+        .map(Http2Error::Reset)
+        .or_else(|| code_after("GOAWAY").map(Http2Error::GoAway))
+}
+
 /// What a call over `Transport::WasiHttp` adds to an error that an HTTP/1.1-only host's
 /// `wasi:http` causes: an HTTP/2-only server's answer that is not HTTP/1.1
 /// (`HTTP-protocol-error`), or a server's refusal of gRPC over HTTP/1.1 (see
-/// [`status_for_http1_refusal`]).
+/// [`status_for_http1_refusal`]). Not added to an `HTTP-protocol-error` in the response body
+/// or trailers, which a host that speaks HTTP/2 gives too (for a reset stream, say).
 pub(crate) const HTTP1_ONLY_HINT: &str = "(the host's wasi:http may speak HTTP/1.1 only, as \
     wasmtime run/serve and jco do: try Transport::GrpcWeb against a server that speaks \
     gRPC-Web, or Transport::Sockets)";
@@ -336,13 +375,28 @@ pub(crate) fn status_for_http1_refusal(status: http::StatusCode) -> Option<Statu
     ))
 }
 
+/// [`status_from_http_error`] for an error that came instead of the response head: an
+/// `HTTP-protocol-error` there is what an HTTP/1.1-only host's wasi:http gives for an
+/// HTTP/2-only server, so its message adds [`HTTP1_ONLY_HINT`].
+fn status_from_head_error(code: ErrorCode, authority: &str) -> Status {
+    if matches!(code, ErrorCode::HttpProtocolError) {
+        return Status::internal(format!(
+            "HTTP request to {authority} failed: {code:?} {HTTP1_ONLY_HINT}"
+        ))
+        .with_source(code);
+    }
+    status_from_http_error(code, authority)
+}
+
 /// Maps a `wasi:http` error code to a [`Status`].
 ///
 /// `HTTP-request-denied` → `PermissionDenied` naming the authority; `connection-refused`,
 /// DNS and destination errors, `connection-terminated`, `connection-limit-reached`,
 /// `HTTP-response-incomplete` and TLS errors → `Unavailable`; the timeout codes →
-/// `DeadlineExceeded`; anything else → `Internal` (`HTTP-protocol-error` with a hint that the
-/// host's `wasi:http` may speak HTTP/1.1 only). The error code is the status's source.
+/// `DeadlineExceeded`; an `internal-error` whose text names an HTTP/2 error code the server
+/// sent (see [`http2_error_in`]) → that code's, as on the sockets transport
+/// ([`Code::from_http2_error_code`]; a GOAWAY with `NO_ERROR` → `Unavailable`); anything else
+/// → `Internal`. The error code is the status's source.
 pub(crate) fn status_from_http_error(code: ErrorCode, authority: &str) -> Status {
     use ErrorCode as E;
     let status = match &code {
@@ -372,10 +426,41 @@ pub(crate) fn status_from_http_error(code: ErrorCode, authority: &str) -> Status
         | E::TlsAlertReceived(_) => {
             Status::unavailable(format!("HTTP request to {authority} failed: {code:?}"))
         }
-        E::HttpProtocolError => Status::internal(format!(
-            "HTTP request to {authority} failed: {code:?} {HTTP1_ONLY_HINT}"
-        )),
+        E::InternalError(Some(text)) if let Some(error) = http2_error_in(text) => {
+            let code = match error {
+                Http2Error::GoAway(0) => Code::Unavailable,
+                Http2Error::GoAway(n) | Http2Error::Reset(n) => Code::from_http2_error_code(n),
+            };
+            Status::new(code, format!("HTTP request to {authority} failed: {text}"))
+        }
         _ => Status::internal(format!("HTTP request to {authority} failed: {code:?}")),
     };
     status.with_source(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http2_error_codes_are_read_from_a_hosts_text() {
+        let text = "HTTP/2 RST_STREAM error code 0x7 (REFUSED_STREAM) from the server";
+        assert_eq!(http2_error_in(text), Some(Http2Error::Reset(7)));
+        let text = "HTTP/2 GOAWAY error code 0xb (ENHANCE_YOUR_CALM) from the server";
+        assert_eq!(http2_error_in(text), Some(Http2Error::GoAway(0xb)));
+        assert_eq!(
+            http2_error_in("RST_STREAM error code 0x1f"),
+            Some(Http2Error::Reset(0x1f))
+        );
+        for text in [
+            "",
+            "RST_STREAM",
+            "RST_STREAM error code 7",
+            "GOAWAY error code 0x",
+            "http2 error",
+        ] {
+            assert_eq!(http2_error_in(text), None, "{text}");
+        }
+        assert_eq!(http2_error_in("RST_STREAM error code 0xffffffffff"), None);
+    }
 }

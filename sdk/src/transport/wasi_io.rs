@@ -62,7 +62,9 @@ pub(crate) fn stream_error(e: StreamError) -> io::Error {
 const READ_SIZE: u64 = 64 * 1024;
 
 /// Reads what is available, at most [`READ_SIZE`] bytes: `Some(bytes)` (never empty), or
-/// `None` at the end of the stream. `readiness` must watch `stream`.
+/// `None` at the end of the stream. `readiness` must watch `stream`. Errors: the stream's
+/// `last-operation-failed` (never `closed`, which is the end), left for the caller to map
+/// ([`stream_error`], or `wasi:http`'s `http-error-code`).
 ///
 /// An empty read waits for the stream's pollable. If the pollable is ready and the next read
 /// is empty again (jco's preview2-shim 0.26 reports a TCP input stream ready while its reads
@@ -73,7 +75,7 @@ pub(crate) fn poll_read(
     stream: &InputStream,
     readiness: &mut Readiness,
     cx: &mut Context<'_>,
-) -> Poll<io::Result<Option<Vec<u8>>>> {
+) -> Poll<Result<Option<Vec<u8>>, StreamError>> {
     let mut waited = false;
     loop {
         match stream.read(READ_SIZE) {
@@ -87,7 +89,7 @@ pub(crate) fn poll_read(
             }
             Ok(bytes) => return Poll::Ready(Ok(Some(bytes))),
             Err(StreamError::Closed) => return Poll::Ready(Ok(None)),
-            Err(e) => return Poll::Ready(Err(stream_error(e))),
+            Err(e) => return Poll::Ready(Err(e)),
         }
     }
 }
