@@ -153,8 +153,8 @@ impl Code {
     /// `COMPRESSION_ERROR` (0x9), `CONNECT_ERROR` (0xa) → `Internal`; `REFUSED_STREAM` (0x7) →
     /// `Unavailable`; `CANCEL` (0x8) → `Cancelled`; `ENHANCE_YOUR_CALM` (0xb) →
     /// `ResourceExhausted`; `INADEQUATE_SECURITY` (0xc) → `PermissionDenied`;
-    /// `HTTP_1_1_REQUIRED` (0xd) and codes the RFC does not define → `Unknown`. (A GOAWAY
-    /// with `NO_ERROR`, a graceful shutdown, is `Unavailable`: the transports say so.)
+    /// `HTTP_1_1_REQUIRED` (0xd) and codes the RFC does not define → `Unknown`. (The
+    /// transports report a GOAWAY with `NO_ERROR`, a graceful shutdown, as `Unavailable`.)
     pub fn from_http2_error_code(error_code: u32) -> Code {
         match error_code {
             0x0..=0x6 | 0x9 | 0xa => Code::Internal,
@@ -163,6 +163,18 @@ impl Code {
             0xb => Code::ResourceExhausted,
             0xc => Code::PermissionDenied,
             _ => Code::Unknown,
+        }
+    }
+
+    /// The code for an HTTP/2 error code the server sent, in a GOAWAY (`go_away`) or a
+    /// RST_STREAM: [`Code::from_http2_error_code`], but a GOAWAY with `NO_ERROR` (a graceful
+    /// shutdown; the call may be retried on a new connection) → `Unavailable`. One rule for
+    /// every transport that sees the code.
+    pub(crate) fn from_http2_frame(error_code: u32, go_away: bool) -> Code {
+        if go_away && error_code == 0 {
+            Code::Unavailable
+        } else {
+            Code::from_http2_error_code(error_code)
         }
     }
 

@@ -472,8 +472,7 @@ impl H2Body {
 pub(crate) fn status_from_h2(e: h2::Error) -> Status {
     let code = match e.reason() {
         _ if e.is_io() => Code::Unavailable,
-        Some(Reason::NO_ERROR) if e.is_go_away() => Code::Unavailable,
-        Some(reason) => Code::from_http2_error_code(reason.into()),
+        Some(reason) => Code::from_http2_frame(reason.into(), e.is_go_away()),
         None if e.is_go_away() || e.is_remote() => Code::Unavailable,
         None => Code::Internal,
     };

@@ -395,7 +395,7 @@ fn status_from_head_error(code: ErrorCode, authority: &str) -> Status {
 /// `HTTP-response-incomplete` and TLS errors → `Unavailable`; the timeout codes →
 /// `DeadlineExceeded`; an `internal-error` whose text names an HTTP/2 error code the server
 /// sent (see [`http2_error_in`]) → that code's, as on the sockets transport
-/// ([`Code::from_http2_error_code`]; a GOAWAY with `NO_ERROR` → `Unavailable`); anything else
+/// ([`Code::from_http2_frame`]); anything else
 /// → `Internal`. The error code is the status's source.
 pub(crate) fn status_from_http_error(code: ErrorCode, authority: &str) -> Status {
     use ErrorCode as E;
@@ -428,8 +428,8 @@ pub(crate) fn status_from_http_error(code: ErrorCode, authority: &str) -> Status
         }
         E::InternalError(Some(text)) if let Some(error) = http2_error_in(text) => {
             let code = match error {
-                Http2Error::GoAway(0) => Code::Unavailable,
-                Http2Error::GoAway(n) | Http2Error::Reset(n) => Code::from_http2_error_code(n),
+                Http2Error::GoAway(n) => Code::from_http2_frame(n, true),
+                Http2Error::Reset(n) => Code::from_http2_frame(n, false),
             };
             Status::new(code, format!("HTTP request to {authority} failed: {text}"))
         }
