@@ -107,7 +107,7 @@ mod transport;
 pub use client::Streaming;
 pub use codec::compression::CompressionEncoding;
 pub use metadata::MetadataMap;
-pub use request::{IntoRequest, IntoStreamingRequest, Request};
+pub use request::{IntoRequest, IntoStreamMessage, IntoStreamingRequest, Request, StreamMessage};
 pub use response::Response;
 pub use runtime::block_on;
 pub use status::{Code, Status};

@@ -151,9 +151,12 @@ impl<T> IntoRequest<T> for Request<T> {
 
 /// Anything a client- or bidirectional-streaming method accepts: a [`Stream`] of messages or
 /// a `Request` of one. The stream is sent as it produces messages, never collected first.
+///
+/// The stream's items are messages `M` or [`StreamMessage<M>`]s, which say per message
+/// whether it may be compressed.
 pub trait IntoStreamingRequest {
     /// The stream of messages.
-    type Stream: Stream<Item = Self::Message> + 'static;
+    type Stream: Stream<Item: IntoStreamMessage<Message = Self::Message>> + 'static;
     /// The message type.
     type Message;
 
@@ -163,10 +166,10 @@ pub trait IntoStreamingRequest {
 
 impl<S> IntoStreamingRequest for S
 where
-    S: Stream + 'static,
+    S: Stream<Item: IntoStreamMessage> + 'static,
 {
     type Stream = S;
-    type Message = S::Item;
+    type Message = <S::Item as IntoStreamMessage>::Message;
 
     fn into_streaming_request(self) -> Request<S> {
         Request::new(self)
@@ -175,12 +178,98 @@ where
 
 impl<S> IntoStreamingRequest for Request<S>
 where
-    S: Stream + 'static,
+    S: Stream<Item: IntoStreamMessage> + 'static,
 {
     type Stream = S;
-    type Message = S::Item;
+    type Message = <S::Item as IntoStreamMessage>::Message;
 
     fn into_streaming_request(self) -> Request<S> {
+        self
+    }
+}
+
+/// One message of a request stream and whether it may be compressed: the `Compressed-Flag`
+/// that PROTOCOL-HTTP2 puts on each Length-Prefixed-Message, as grpc-java's
+/// `ClientCall::setMessageCompression` and C++'s `WriteOptions::set_no_compression` control.
+///
+/// A message sent with compression off goes with flag 0, uncompressed, even when the call
+/// compresses its other messages (its `grpc-encoding` stays). With compression on (the
+/// default, and what a bare message in the stream gets) it is compressed with the call's
+/// encoding ([`Request::set_send_compressed`] or
+/// [`Grpc::send_compressed`](crate::client::Grpc::send_compressed)), if the call has one.
+///
+/// ```
+/// # use grpc_wasi::StreamMessage;
+/// // The interop spec's client_compressed_streaming: compressed, then uncompressed.
+/// let messages = [StreamMessage::new(1u32), StreamMessage::uncompressed(2u32)];
+/// assert!(messages[0].compression() && !messages[1].compression());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamMessage<M> {
+    message: M,
+    compression: bool,
+}
+
+impl<M> StreamMessage<M> {
+    /// `message`, compressed as the call says.
+    pub fn new(message: M) -> Self {
+        Self {
+            message,
+            compression: true,
+        }
+    }
+
+    /// `message`, sent uncompressed whatever the call's encoding.
+    pub fn uncompressed(message: M) -> Self {
+        Self {
+            message,
+            compression: false,
+        }
+    }
+
+    /// Turns compression of this message on (as the call says) or off (uncompressed).
+    pub fn set_compression(&mut self, enabled: bool) {
+        self.compression = enabled;
+    }
+
+    /// Whether this message is compressed when its call has an encoding.
+    pub fn compression(&self) -> bool {
+        self.compression
+    }
+
+    /// The message.
+    pub fn get_ref(&self) -> &M {
+        &self.message
+    }
+
+    /// The message, dropping the options.
+    pub fn into_inner(self) -> M {
+        self.message
+    }
+}
+
+/// An item of a request stream: a message (compressed as its call says) or a
+/// [`StreamMessage`].
+pub trait IntoStreamMessage {
+    /// The message type.
+    type Message;
+
+    /// Wraps `self` in a [`StreamMessage`] (no-op for a `StreamMessage`).
+    fn into_stream_message(self) -> StreamMessage<Self::Message>;
+}
+
+impl<M: prost::Message> IntoStreamMessage for M {
+    type Message = M;
+
+    fn into_stream_message(self) -> StreamMessage<M> {
+        StreamMessage::new(self)
+    }
+}
+
+impl<M: prost::Message> IntoStreamMessage for StreamMessage<M> {
+    type Message = M;
+
+    fn into_stream_message(self) -> StreamMessage<M> {
         self
     }
 }

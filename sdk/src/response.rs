@@ -9,6 +9,7 @@ use crate::metadata::MetadataMap;
 pub struct Response<T> {
     metadata: MetadataMap,
     message: T,
+    message_compressed: Option<bool>,
 }
 
 impl<T> Response<T> {
@@ -19,7 +20,26 @@ impl<T> Response<T> {
 
     /// A response from its parts.
     pub fn from_parts(metadata: MetadataMap, message: T) -> Self {
-        Self { metadata, message }
+        Self {
+            metadata,
+            message,
+            message_compressed: None,
+        }
+    }
+
+    /// For the response of a unary or client-streaming call: whether its message arrived
+    /// compressed (its Length-Prefixed-Message's `Compressed-Flag` was 1, PROTOCOL-HTTP2).
+    /// `None` for a response not read from the wire and for a streaming response, whose
+    /// [`Streaming::message_compressed`](crate::Streaming::message_compressed) tells it per
+    /// message.
+    pub fn message_compressed(&self) -> Option<bool> {
+        self.message_compressed
+    }
+
+    /// This response, recording whether its message arrived compressed.
+    pub(crate) fn with_message_compressed(mut self, compressed: Option<bool>) -> Self {
+        self.message_compressed = compressed;
+        self
     }
 
     /// The message.

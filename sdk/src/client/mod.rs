@@ -21,7 +21,7 @@ use http::HeaderValue;
 use crate::codec::compression::{CompressionEncoding, EncodingSet};
 use crate::codec::{self, framing::DEFAULT_MAX_DECODING_MESSAGE_SIZE};
 use crate::metadata::MetadataMap;
-use crate::request::{CallOptions, Request};
+use crate::request::{CallOptions, IntoStreamMessage, Request};
 use crate::response::Response;
 use crate::runtime::Deadline;
 use crate::status::Status;
@@ -188,6 +188,9 @@ impl Grpc {
     /// A client-streaming call: a stream of request messages, sent as they are produced; one
     /// response message.
     ///
+    /// The stream's items are messages or [`StreamMessage`](crate::StreamMessage)s, which
+    /// turn compression off for single messages of a compressed call.
+    ///
     /// Errors: as [`Grpc::unary`]; a request message over the encoding limit ends the call
     /// with `ResourceExhausted`.
     pub async fn client_streaming<S, M1, M2>(
@@ -196,7 +199,7 @@ impl Grpc {
         path: PathAndQuery,
     ) -> Result<Response<M2>, Status>
     where
-        S: futures_core::Stream<Item = M1> + 'static,
+        S: futures_core::Stream<Item: IntoStreamMessage<Message = M1>> + 'static,
         M1: Message + 'static,
         M2: Message + Default,
     {
@@ -221,7 +224,7 @@ impl Grpc {
         path: PathAndQuery,
     ) -> Result<Response<Streaming<M2>>, Status>
     where
-        S: futures_core::Stream<Item = M1> + 'static,
+        S: futures_core::Stream<Item: IntoStreamMessage<Message = M1>> + 'static,
         M1: Message + 'static,
         M2: Message + Default,
     {
@@ -229,7 +232,11 @@ impl Grpc {
         let (metadata, options) = self.intercept(metadata, options)?;
         let options = self.call_options(options);
         let (max, compression) = (self.max_encoding_message_size, options.send_compressed);
-        let encoded = messages.map(move |m| codec::encode(&m, max, compression));
+        let encoded = messages.map(move |item| {
+            let item = item.into_stream_message();
+            let compression = compression.filter(|_| item.compression());
+            codec::encode(item.get_ref(), max, compression)
+        });
         let body = RequestBody::Stream(Box::pin(encoded));
         let (metadata, messages) = self.call(&path, metadata, options, body).await?;
         Ok(Response::from_parts(metadata, Streaming::new(messages)))
@@ -306,6 +313,7 @@ async fn single_message<M: Message + Default>(
         .message()
         .await?
         .ok_or_else(|| Status::internal("protocol error: the response holds no message"))?;
+    let compressed = stream.message_compressed();
     if stream.message().await?.is_some() {
         return Err(Status::internal(
             "protocol error: more than one response message for a unary response",
@@ -314,5 +322,5 @@ async fn single_message<M: Message + Default>(
     if let Some(trailers) = stream.into_trailers().await? {
         metadata.extend(trailers);
     }
-    Ok(Response::from_parts(metadata, message))
+    Ok(Response::from_parts(metadata, message).with_message_compressed(compressed))
 }

@@ -43,6 +43,8 @@ pub(crate) struct ResponseMessages {
     max_message_size: usize,
     decoder: Decoder,
     trailers: Option<MetadataMap>,
+    /// The `Compressed-Flag` of the last message returned.
+    last_compressed: Option<bool>,
 }
 
 enum State {
@@ -106,6 +108,7 @@ impl ResponseMessages {
             max_message_size,
             decoder: Decoder::new(max_message_size),
             trailers: None,
+            last_compressed: None,
         }
     }
 
@@ -173,6 +176,7 @@ impl ResponseMessages {
                         }
                         Err(_) => None,
                     };
+                    self.last_compressed = Some(frame.compressed);
                     return Poll::Ready(
                         codec::decompress(frame, encoding, self.max_message_size)
                             .map(Some)
@@ -234,6 +238,13 @@ impl<T: Message + Default> Streaming<T> {
     /// CANCEL, …). After an error every later call returns the same error.
     pub async fn message(&mut self) -> Result<Option<T>, Status> {
         poll_fn(|cx| self.poll_message(cx)).await
+    }
+
+    /// Whether the message last returned arrived compressed: its Length-Prefixed-Message's
+    /// `Compressed-Flag` was 1 (PROTOCOL-HTTP2; a server may send some messages of a
+    /// compressed response uncompressed). `None` before the first message.
+    pub fn message_compressed(&self) -> Option<bool> {
+        self.messages.last_compressed
     }
 
     /// The trailing metadata, after reading (and discarding) any messages not yet read.

@@ -13,10 +13,10 @@
 //! cancel_after_begin, cancel_after_first_response, client_compressed_unary,
 //! server_compressed_unary, client_compressed_streaming, server_compressed_streaming.
 //!
-//! Where the spec asks the client to check a message's compressed flag, this client checks
-//! what its API shows: the call succeeds with the right payload while compression is
-//! negotiated. Per-message compression within one call is not offered: a compressed call
-//! compresses all its messages.
+//! The compression cases set and check the `Compressed-Flag` of each message, as the spec
+//! says: client_compressed_streaming sends its second message uncompressed in a gzip call
+//! ([`StreamMessage::uncompressed`]), and server_compressed_* check each response message's
+//! flag ([`grpc_wasi::Response::message_compressed`], [`grpc_wasi::Streaming::message_compressed`]).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,7 +24,8 @@ use std::time::Duration;
 use futures::SinkExt;
 use futures::channel::mpsc;
 use grpc_wasi::{
-    Certificate, Channel, ClientTlsConfig, Code, CompressionEncoding, Request, Status, Transport,
+    Certificate, Channel, ClientTlsConfig, Code, CompressionEncoding, Request, Status,
+    StreamMessage, Transport,
 };
 
 mod testing {
@@ -113,7 +114,9 @@ async fn run_case(channel: Channel, case: &str) -> Check {
             let reply = client.empty_call(Empty {}).await.map_err(fail)?;
             ensure(reply.into_inner() == Empty {}, || "not empty".into())
         }
-        "large_unary" => expect_large_reply(&mut client, large_request()).await,
+        "large_unary" => expect_large_reply(&mut client, large_request())
+            .await
+            .map(drop),
         "client_streaming" => {
             let sizes = [27_182, 8, 1_828, 45_904];
             let requests = futures::stream::iter(sizes.map(|size| StreamingInputCallRequest {
@@ -127,6 +130,7 @@ async fn run_case(channel: Channel, case: &str) -> Check {
         "server_streaming" => {
             let sizes = [31_415, 9, 2_653, 58_979];
             let got = payload_sizes(&mut client, output_request(&sizes, 0)).await?;
+            let got: Vec<usize> = got.into_iter().map(|(size, _)| size).collect();
             ensure(got == sizes.map(|s| s as usize), || {
                 format!("sizes {got:?}")
             })
@@ -255,7 +259,7 @@ async fn run_case(channel: Channel, case: &str) -> Check {
                 expect_compressed: bool_value(false),
                 ..large_request()
             };
-            expect_large_reply(&mut client, plain).await
+            expect_large_reply(&mut client, plain).await.map(drop)
         }
         "server_compressed_unary" => {
             let mut client = client.accept_compressed(CompressionEncoding::Gzip);
@@ -264,7 +268,10 @@ async fn run_case(channel: Channel, case: &str) -> Check {
                     response_compressed: bool_value(compressed),
                     ..large_request()
                 };
-                expect_large_reply(&mut client, request).await?;
+                let flag = expect_large_reply(&mut client, request).await?;
+                ensure(flag == Some(compressed), || {
+                    format!("response_compressed {compressed}: the response's flag is {flag:?}")
+                })?;
             }
             Ok(())
         }
@@ -279,14 +286,14 @@ async fn run_case(channel: Channel, case: &str) -> Check {
                 None,
             )?;
             let messages = futures::stream::iter([
-                StreamingInputCallRequest {
+                StreamMessage::new(StreamingInputCallRequest {
                     payload: zeros(27_182),
                     expect_compressed: bool_value(true),
-                },
-                StreamingInputCallRequest {
+                }),
+                StreamMessage::uncompressed(StreamingInputCallRequest {
                     payload: zeros(45_904),
                     expect_compressed: bool_value(false),
-                },
+                }),
             ]);
             let mut request = Request::new(messages);
             request.set_send_compressed(CompressionEncoding::Gzip);
@@ -300,17 +307,19 @@ async fn run_case(channel: Channel, case: &str) -> Check {
             request.response_parameters[0].compressed = bool_value(true);
             request.response_parameters[1].compressed = bool_value(false);
             let got = payload_sizes(&mut client, request).await?;
-            ensure(got == [31_415, 92_653], || format!("sizes {got:?}"))
+            ensure(got == [(31_415, true), (92_653, false)], || {
+                format!("(size, compressed) of the responses: {got:?}")
+            })
         }
         other => Err(format!("unknown test case {other:?}")),
     }
 }
 
-/// The payload sizes of the responses to a `StreamingOutputCall`.
+/// The payload size and `Compressed-Flag` of each response to a `StreamingOutputCall`.
 async fn payload_sizes(
     client: &mut TestServiceClient,
     request: StreamingOutputCallRequest,
-) -> Result<Vec<usize>, String> {
+) -> Result<Vec<(usize, bool)>, String> {
     let mut stream = client
         .streaming_output_call(request)
         .await
@@ -318,19 +327,22 @@ async fn payload_sizes(
         .into_inner();
     let mut sizes = Vec::new();
     while let Some(reply) = stream.message().await.map_err(fail)? {
-        sizes.push(payload_len(&reply.payload));
+        let compressed = stream.message_compressed() == Some(true);
+        sizes.push((payload_len(&reply.payload), compressed));
     }
     Ok(sizes)
 }
 
-/// A unary call that must answer with the 314,159-byte payload of [`large_request`].
+/// A unary call that must answer with the 314,159-byte payload of [`large_request`]; returns
+/// whether the response message arrived compressed.
 async fn expect_large_reply(
     client: &mut TestServiceClient,
     request: impl grpc_wasi::IntoRequest<SimpleRequest>,
-) -> Check {
-    let reply = client.unary_call(request).await.map_err(fail)?.into_inner();
-    let len = payload_len(&reply.payload);
-    ensure(len == 314_159, || format!("payload of {len} bytes"))
+) -> Result<Option<bool>, String> {
+    let reply = client.unary_call(request).await.map_err(fail)?;
+    let len = payload_len(&reply.get_ref().payload);
+    ensure(len == 314_159, || format!("payload of {len} bytes"))?;
+    Ok(reply.message_compressed())
 }
 
 /// After a cancelled call, the channel still carries calls.

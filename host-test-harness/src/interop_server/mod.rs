@@ -6,11 +6,15 @@
 //! - `StreamingOutputCall` sleeps `interval_us` before each response;
 //! - metadata `x-grpc-test-echo-initial` is echoed as initial metadata and
 //!   `x-grpc-test-echo-trailing-bin` as trailing metadata;
-//! - `expect_compressed: true` on a request that came uncompressed fails with
-//!   `INVALID_ARGUMENT` (whether a request is compressed is read from its `grpc-encoding`
-//!   header: tonic does not show the per-message flag); `response_compressed: false` turns
-//!   compression off for that response (gzip is sent to clients that accept it);
+//! - each request message's `Compressed-Flag` is checked against its `expect_compressed`
+//!   (`true` on an uncompressed message, or `false` on a compressed one, fails with
+//!   `INVALID_ARGUMENT`), and each response message is gzip-compressed exactly when its
+//!   `response_compressed` (unary) or `compressed` (streaming `ResponseParameters`) says so
+//!   and the client accepts gzip, as the C++ reference server does: [`message_flags`] shows
+//!   and sets the per-message flags tonic's API does not;
 //! - `UnimplementedCall` and the whole `UnimplementedService` answer `UNIMPLEMENTED`.
+
+mod message_flags;
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -30,6 +34,7 @@ use crate::testing_proto::{
     StreamingOutputCallResponse,
 };
 use crate::tls::ServerTls;
+use message_flags::{MessageFlags, MessageFlagsLayer};
 
 const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
 const ECHO_TRAILING: &str = "x-grpc-test-echo-trailing-bin";
@@ -48,14 +53,14 @@ pub fn start_tls(addr: SocketAddr, tls: &ServerTls) -> anyhow::Result<TestServer
 }
 
 fn serve(incoming: Incoming, stop: Shutdown) -> Serve {
-    let service = TestServiceServer::new(Interop)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip);
+    // Response compression is MessageFlagsLayer's, message by message.
+    let service = TestServiceServer::new(Interop).accept_compressed(CompressionEncoding::Gzip);
     Box::pin(
         tonic::transport::Server::builder()
             .accept_http1(true)
             .layer(tonic_web::GrpcWebLayer::new())
             .layer(tower::layer::layer_fn(EchoMetadata))
+            .layer(tower::layer::layer_fn(MessageFlagsLayer))
             .add_service(service)
             .serve_with_incoming_shutdown(incoming, stop),
     )
@@ -75,36 +80,55 @@ fn status_of(echo: Option<&EchoStatus>) -> Option<Status> {
         .map(|s| Status::new(tonic::Code::from_i32(s.code), s.message.clone()))
 }
 
-/// Whether the request said its messages are compressed.
-fn compressed<T>(request: &Request<T>) -> bool {
+/// The call's per-message flags (set by [`MessageFlagsLayer`], always there beneath it).
+fn flags<T>(request: &Request<T>) -> MessageFlags {
     request
-        .metadata()
-        .get("grpc-encoding")
-        .is_some_and(|v| v != "identity")
+        .extensions()
+        .get::<MessageFlags>()
+        .cloned()
+        .unwrap_or_default()
 }
 
-fn check_expect_compressed(expect: bool, compressed: bool) -> Result<(), Status> {
-    if expect && !compressed {
-        return Err(Status::invalid_argument("expected a compressed request"));
+/// Checks a request message's `Compressed-Flag` against its `expect_compressed`.
+fn check_expect_compressed(expect: Option<bool>, compressed: bool) -> Result<(), Status> {
+    match (expect.unwrap_or(false), compressed) {
+        (true, false) => Err(Status::invalid_argument(
+            "expected a compressed request message, got an uncompressed one",
+        )),
+        (false, true) => Err(Status::invalid_argument(
+            "expected an uncompressed request message, got a compressed one",
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 type OutputStream = Pin<Box<dyn Stream<Item = Result<StreamingOutputCallResponse, Status>> + Send>>;
 
-/// The responses one `StreamingOutputCallRequest` asks for, then its status, if any.
-fn responses(request: StreamingOutputCallRequest, sleep: bool) -> OutputStream {
+/// The responses one `StreamingOutputCallRequest` asks for, each compressed as its
+/// parameters say, then its status, if any.
+fn responses(
+    request: StreamingOutputCallRequest,
+    sleep: bool,
+    flags: MessageFlags,
+) -> OutputStream {
     let status = status_of(request.response_status.as_ref());
     let messages = futures_lite::stream::iter(request.response_parameters).then(
         move |ResponseParameters {
-                  size, interval_us, ..
-              }| async move {
-            if sleep && interval_us > 0 {
-                tokio::time::sleep(Duration::from_micros(interval_us.unsigned_abs().into())).await;
+                  size,
+                  interval_us,
+                  compressed,
+              }| {
+            let flags = flags.clone();
+            async move {
+                if sleep && interval_us > 0 {
+                    let micros = interval_us.unsigned_abs().into();
+                    tokio::time::sleep(Duration::from_micros(micros)).await;
+                }
+                flags.compress_next(compressed.is_some_and(|b| b.value));
+                Ok(StreamingOutputCallResponse {
+                    payload: payload(size),
+                })
             }
-            Ok(StreamingOutputCallResponse {
-                payload: payload(size),
-            })
         },
     );
     Box::pin(messages.chain(futures_lite::stream::iter(status.map(Err))))
@@ -120,23 +144,20 @@ impl TestService for Interop {
         &self,
         request: Request<SimpleRequest>,
     ) -> Result<Response<SimpleResponse>, Status> {
-        let was_compressed = compressed(&request);
+        let flags = flags(&request);
         let request = request.into_inner();
         check_expect_compressed(
-            request.expect_compressed.is_some_and(|b| b.value),
-            was_compressed,
+            request.expect_compressed.map(|b| b.value),
+            flags.next_received(),
         )?;
         if let Some(status) = status_of(request.response_status.as_ref()) {
             return Err(status);
         }
-        let mut response = Response::new(SimpleResponse {
+        flags.compress_next(request.response_compressed.is_some_and(|b| b.value));
+        Ok(Response::new(SimpleResponse {
             payload: payload(request.response_size),
             ..SimpleResponse::default()
-        });
-        if request.response_compressed.is_some_and(|b| !b.value) {
-            response.disable_compression();
-        }
-        Ok(response)
+        }))
     }
 
     type StreamingOutputCallStream = OutputStream;
@@ -145,21 +166,22 @@ impl TestService for Interop {
         &self,
         request: Request<StreamingOutputCallRequest>,
     ) -> Result<Response<OutputStream>, Status> {
-        Ok(Response::new(responses(request.into_inner(), true)))
+        let flags = flags(&request);
+        Ok(Response::new(responses(request.into_inner(), true, flags)))
     }
 
     async fn streaming_input_call(
         &self,
         request: Request<Streaming<StreamingInputCallRequest>>,
     ) -> Result<Response<StreamingInputCallResponse>, Status> {
-        let was_compressed = compressed(&request);
+        let flags = flags(&request);
         let mut stream = request.into_inner();
         let mut total = 0usize;
         while let Some(message) = stream.next().await {
             let message = message?;
             check_expect_compressed(
-                message.expect_compressed.is_some_and(|b| b.value),
-                was_compressed,
+                message.expect_compressed.map(|b| b.value),
+                flags.next_received(),
             )?;
             total += message.payload.map_or(0, |p| p.body.len());
         }
@@ -174,10 +196,11 @@ impl TestService for Interop {
         &self,
         request: Request<Streaming<StreamingOutputCallRequest>>,
     ) -> Result<Response<OutputStream>, Status> {
+        let flags = flags(&request);
         let requests = request.into_inner();
         let replies = requests
-            .map(|request| match request {
-                Ok(request) => responses(request, true),
+            .map(move |request| match request {
+                Ok(request) => responses(request, true, flags.clone()),
                 Err(status) => Box::pin(futures_lite::stream::once(Err(status))) as OutputStream,
             })
             .flatten();
@@ -190,10 +213,11 @@ impl TestService for Interop {
         &self,
         request: Request<Streaming<StreamingOutputCallRequest>>,
     ) -> Result<Response<OutputStream>, Status> {
+        let flags = flags(&request);
         let requests: Vec<_> = request.into_inner().collect().await;
         let replies = futures_lite::stream::iter(requests)
-            .map(|request| match request {
-                Ok(request) => responses(request, false),
+            .map(move |request| match request {
+                Ok(request) => responses(request, false, flags.clone()),
                 Err(status) => Box::pin(futures_lite::stream::once(Err(status))) as OutputStream,
             })
             .flatten();
