@@ -67,6 +67,7 @@
 //! | message size limits (decode 4 MiB default, encode unlimited) | yes |
 //! | deadlines (`grpc-timeout` + local enforcement), cancellation on drop | yes |
 //! | compression: gzip, deflate (features `gzip`, `deflate`; pure-Rust flate2), zstd (feature `zstd`; ruzstd) | yes |
+//! | per-message compression: [`StreamMessage::uncompressed`] in a request stream, [`Streaming::message_compressed`] for received messages | yes |
 //! | interceptors ([`client::Grpc::with_interceptor`]) | yes |
 //! | rich error details: `google.rpc.Status` and `error_details.proto` (feature `rich-status`) | yes |
 //! | TLS on the sockets transport (feature `tls`): `https://`, rustls in the guest, `ClientTlsConfig` as tonic's, mTLS, ALPN `h2`; `tls-no-roots` without Mozilla's roots, `tls-ring` with ring's cryptography (needs clang) | yes |

@@ -5,6 +5,8 @@
 // Test support: a panic here is how a failing step fails the calling test.
 #![allow(clippy::panic)]
 
+pub mod external;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};

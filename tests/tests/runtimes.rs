@@ -11,29 +11,12 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use grpc_wasi_e2e::external::installed;
 use grpc_wasi_harness::test_server::TestServer;
 use grpc_wasi_harness::{echo_server, guest};
 
 /// The most a guest run in another runtime may take.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
-
-/// A runtime's command: `$env_var`, or `default` under the workspace root, if it exists.
-/// `install` says how `.ci/run` installs it.
-fn installed(env_var: &str, default: &str, install: &str) -> Option<PathBuf> {
-    let path = std::env::var_os(env_var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| guest::workspace_root().join(default));
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is not installed (.ci/run installs it: {install})",
-        path.display()
-    );
-    eprintln!("{} not installed: skipped", path.display());
-    None
-}
 
 /// The jco command, if installed.
 fn jco() -> Option<PathBuf> {
