@@ -81,13 +81,19 @@ impl {client} {{
 }
 
 fn generate_method(service: &str, method: &Method, buf: &mut String) {
+    let path = format!("/{service}/{}", method.proto_name);
     method.comments.append_with_indent(1, buf);
-    if method.comments.leading.is_empty() {
-        buf.push_str(&format!("/// Calls `{service}/{}`.\n", method.proto_name));
+    if !method.comments.leading.is_empty() {
+        buf.push_str("///\n");
+    }
+    // Every method's doc names the gRPC method it calls (PROTOCOL-HTTP2 ":path").
+    buf.push_str(&format!("/// Calls `{path}`.\n"));
+    if method.options.deprecated == Some(true) {
+        // `option deprecated = true;` on the rpc, as tonic marks it.
+        buf.push_str("#[deprecated]\n");
     }
     let input = rust_type(&method.input_type);
     let output = rust_type(&method.output_type);
-    let path = format!("/{service}/{}", method.proto_name);
     let (param, convert) = if method.client_streaming {
         (
             format!("impl grpc_wasi::IntoStreamingRequest<Message = {input}>"),

@@ -46,6 +46,13 @@ async fn shapes(channel: Channel) -> Result<(), Status> {
         .place_order(futures_lite::stream::empty::<Item>())
         .await?;
     let _: Response<()> = shop.ping(()).await?;
+    // `option deprecated = true` makes the method #[deprecated]: a caller must allow it.
+    #[allow(deprecated)]
+    let _: Response<()> = shop.old_ping(()).await?;
+    // A request stream of StreamMessage values: per-message compression.
+    let requests =
+        futures_lite::stream::iter([grpc_wasi::StreamMessage::uncompressed(Item::default())]);
+    let _: Response<Receipt> = shop.place_order(requests).await?;
     let _: Response<Item> = HttpAdminClient::new(channel)
         .get_item(ItemQuery::default())
         .await?;

@@ -88,6 +88,8 @@ pub mod shop_service_client {
             self
         }
         /// Lists the items whose SKU starts with the prefix.
+        ///
+        /// Calls `/acme.shop.v1.ShopService/ListItems`.
         pub async fn list_items(
             &mut self,
             request: impl grpc_wasi::IntoRequest<super::ItemQuery>,
@@ -101,6 +103,8 @@ pub mod shop_service_client {
             self.inner.server_streaming(request.into_request(), path).await
         }
         /// Buys every item sent.
+        ///
+        /// Calls `/acme.shop.v1.ShopService/PlaceOrder`.
         pub async fn place_order(
             &mut self,
             request: impl grpc_wasi::IntoStreamingRequest<Message = super::Item>,
@@ -110,7 +114,7 @@ pub mod shop_service_client {
             );
             self.inner.client_streaming(request.into_streaming_request(), path).await
         }
-        /// Calls `acme.shop.v1.ShopService/Haggle`.
+        /// Calls `/acme.shop.v1.ShopService/Haggle`.
         pub async fn haggle(
             &mut self,
             request: impl grpc_wasi::IntoStreamingRequest<Message = super::Order>,
@@ -124,12 +128,27 @@ pub mod shop_service_client {
             self.inner.streaming(request.into_streaming_request(), path).await
         }
         /// Checks the shop is open.
+        ///
+        /// Calls `/acme.shop.v1.ShopService/Ping`.
         pub async fn ping(
             &mut self,
             request: impl grpc_wasi::IntoRequest<()>,
         ) -> Result<grpc_wasi::Response<()>, grpc_wasi::Status> {
             let path = grpc_wasi::codegen::PathAndQuery::from_static(
                 "/acme.shop.v1.ShopService/Ping",
+            );
+            self.inner.unary(request.into_request(), path).await
+        }
+        /// Replaced by Ping.
+        ///
+        /// Calls `/acme.shop.v1.ShopService/OldPing`.
+        #[deprecated]
+        pub async fn old_ping(
+            &mut self,
+            request: impl grpc_wasi::IntoRequest<()>,
+        ) -> Result<grpc_wasi::Response<()>, grpc_wasi::Status> {
+            let path = grpc_wasi::codegen::PathAndQuery::from_static(
+                "/acme.shop.v1.ShopService/OldPing",
             );
             self.inner.unary(request.into_request(), path).await
         }
@@ -192,7 +211,7 @@ pub mod http_admin_client {
             self.inner = self.inner.max_encoding_message_size(limit);
             self
         }
-        /// Calls `acme.shop.v1.HTTPAdmin/GetItem`.
+        /// Calls `/acme.shop.v1.HTTPAdmin/GetItem`.
         pub async fn get_item(
             &mut self,
             request: impl grpc_wasi::IntoRequest<super::ItemQuery>,

@@ -69,6 +69,8 @@ pub mod echo_client {
             self
         }
         /// UnaryEcho is unary echo.
+        ///
+        /// Calls `/grpc.examples.echo.Echo/UnaryEcho`.
         pub async fn unary_echo(
             &mut self,
             request: impl grpc_wasi::IntoRequest<super::EchoRequest>,
@@ -79,6 +81,8 @@ pub mod echo_client {
             self.inner.unary(request.into_request(), path).await
         }
         /// ServerStreamingEcho is server side streaming.
+        ///
+        /// Calls `/grpc.examples.echo.Echo/ServerStreamingEcho`.
         pub async fn server_streaming_echo(
             &mut self,
             request: impl grpc_wasi::IntoRequest<super::EchoRequest>,
@@ -92,6 +96,8 @@ pub mod echo_client {
             self.inner.server_streaming(request.into_request(), path).await
         }
         /// ClientStreamingEcho is client side streaming.
+        ///
+        /// Calls `/grpc.examples.echo.Echo/ClientStreamingEcho`.
         pub async fn client_streaming_echo(
             &mut self,
             request: impl grpc_wasi::IntoStreamingRequest<Message = super::EchoRequest>,
@@ -102,6 +108,8 @@ pub mod echo_client {
             self.inner.client_streaming(request.into_streaming_request(), path).await
         }
         /// BidirectionalStreamingEcho is bidi streaming.
+        ///
+        /// Calls `/grpc.examples.echo.Echo/BidirectionalStreamingEcho`.
         pub async fn bidirectional_streaming_echo(
             &mut self,
             request: impl grpc_wasi::IntoStreamingRequest<Message = super::EchoRequest>,
