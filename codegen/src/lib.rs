@@ -106,9 +106,12 @@ impl Builder {
             Some(dir) => dir,
             None => PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?),
         };
-        let mut config = prost_config(self.build_client);
-        config.out_dir(out_dir);
-        config.compile_fds(fds)?;
+        // Every file's package, each in the file `include_proto!` looks for (see `file_name`).
+        let names: Vec<String> = fds.file.iter().map(|f| f.name().to_owned()).collect();
+        for (file, code) in generate(&fds, &names, self.build_client)? {
+            let path = out_dir.join(file);
+            std::fs::write(&path, code).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        }
         Ok(())
     }
 }
@@ -152,6 +155,20 @@ pub fn generate(
     Ok(modules
         .into_iter()
         .filter(|(module, _)| wanted.contains(module))
-        .map(|(module, code)| (module.to_file_name_or("_"), code))
+        .map(|(module, code)| (file_name(&module), code))
         .collect())
+}
+
+/// The file a package's code goes in: the proto package as written, `.rs` appended (`_.rs`
+/// without a package), which is what `include_proto!("package")` looks for. prost's own name
+/// for it spells keyword parts as Rust raw identifiers (`r#async.rs`).
+fn file_name(module: &prost_build::Module) -> String {
+    let parts: Vec<&str> = module
+        .parts()
+        .map(|part| part.strip_prefix("r#").unwrap_or(part))
+        .collect();
+    if parts.is_empty() {
+        return "_.rs".to_owned();
+    }
+    format!("{}.rs", parts.join("."))
 }

@@ -13,6 +13,7 @@ const CASES: &[(&str, &str, &str)] = &[
     // (proto file, include dir, package)
     ("echo.proto", "../proto", "grpc.examples.echo"),
     ("shop.proto", "tests/protos", "acme.shop.v1"),
+    ("keyword.proto", "tests/protos", "async"),
 ];
 
 fn manifest_dir() -> PathBuf {

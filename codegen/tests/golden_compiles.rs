@@ -19,6 +19,11 @@ pub mod acme {
     }
 }
 
+/// `package async;`: module `r#async`, file `async.rs`.
+pub mod r#async {
+    include!("golden/async.rs");
+}
+
 use acme::shop::v1::{
     Item, ItemQuery, Receipt, http_admin_client::HttpAdminClient,
     shop_service_client::ShopServiceClient,
@@ -53,6 +58,9 @@ async fn shapes(channel: Channel) -> Result<(), Status> {
     let requests =
         futures_lite::stream::iter([grpc_wasi::StreamMessage::uncompressed(Item::default())]);
     let _: Response<Receipt> = shop.place_order(requests).await?;
+    let _: Response<r#async::Job> = r#async::queue_client::QueueClient::new(channel.clone())
+        .push(r#async::Job::default())
+        .await?;
     let _: Response<Item> = HttpAdminClient::new(channel)
         .get_item(ItemQuery::default())
         .await?;
