@@ -37,36 +37,41 @@ fn tls_server() -> &'static TestServer {
     })
 }
 
+/// Starts `program script PROTO_ROOT` with `path_var` naming the packages found by
+/// [`installed`]`(env_var, default, install)`; `None` if they are not installed.
+fn start_external(
+    (env_var, default, install): (&str, &str, &str),
+    program: &str,
+    path_var: &str,
+    script: &str,
+) -> Option<ExternalServer> {
+    let packages = installed(env_var, default, install)?;
+    let mut command = Command::new(program);
+    command
+        .env(path_var, packages)
+        .arg(workspace_root().join("tests/interop-servers").join(script))
+        .arg(workspace_root().join("proto"));
+    Some(ExternalServer::start(command))
+}
+
 /// The grpcio TestService server, if grpcio is installed (one for the process; it stops when
 /// the process ends and its stdin closes).
 fn grpcio_server() -> Option<SocketAddr> {
     static SERVER: OnceLock<Option<ExternalServer>> = OnceLock::new();
-    let server = SERVER.get_or_init(|| {
-        let install = "pip install --target target/grpcio grpcio grpcio-tools";
-        let packages = installed("GRPC_WASI_GRPCIO", "target/grpcio/grpc_tools", install)?;
-        let mut command = Command::new("python3");
-        command
-            .env("PYTHONPATH", packages.parent().unwrap())
-            .arg(workspace_root().join("tests/interop-servers/grpcio_server.py"))
-            .arg(workspace_root().join("proto"));
-        Some(ExternalServer::start(command))
-    });
+    let install = "pip install --target target/grpcio grpcio grpcio-tools";
+    let tool = ("GRPC_WASI_GRPCIO", "target/grpcio", install);
+    let server =
+        SERVER.get_or_init(|| start_external(tool, "python3", "PYTHONPATH", "grpcio_server.py"));
     server.as_ref().map(ExternalServer::addr)
 }
 
 /// The @grpc/grpc-js TestService server, if grpc-js is installed; as [`grpcio_server`].
 fn grpc_js_server() -> Option<SocketAddr> {
     static SERVER: OnceLock<Option<ExternalServer>> = OnceLock::new();
-    let server = SERVER.get_or_init(|| {
-        let install = "npm install --prefix target/grpc-js @grpc/grpc-js @grpc/proto-loader";
-        let modules = installed("GRPC_WASI_GRPC_JS", "target/grpc-js/node_modules", install)?;
-        let mut command = Command::new("node");
-        command
-            .env("NODE_PATH", modules)
-            .arg(workspace_root().join("tests/interop-servers/grpc_js_server.js"))
-            .arg(workspace_root().join("proto"));
-        Some(ExternalServer::start(command))
-    });
+    let install = "npm install --prefix target/grpc-js @grpc/grpc-js @grpc/proto-loader";
+    let tool = ("GRPC_WASI_GRPC_JS", "target/grpc-js/node_modules", install);
+    let server =
+        SERVER.get_or_init(|| start_external(tool, "node", "NODE_PATH", "grpc_js_server.js"));
     server.as_ref().map(ExternalServer::addr)
 }
 
