@@ -33,6 +33,7 @@ pub mod interop_server;
 mod name_lookup;
 pub mod outgoing_http;
 mod ping_counter;
+pub mod route_guide_server;
 pub mod runner;
 pub mod serve;
 pub mod test_server;
@@ -43,6 +44,12 @@ pub mod tls;
 #[allow(missing_docs, clippy::all)]
 pub mod proto {
     tonic::include_proto!("grpc.examples.echo");
+}
+
+/// gRPC's RouteGuide example service, generated from `proto/routeguide/route_guide.proto`.
+#[allow(missing_docs, clippy::all)]
+pub mod route_guide_proto {
+    tonic::include_proto!("routeguide");
 }
 
 /// The interop test services (`grpc.testing`), generated from `proto/grpc/testing/test.proto`.

@@ -68,7 +68,9 @@
 //! | deadlines (`grpc-timeout` + local enforcement), cancellation on drop | yes |
 //! | compression: gzip, deflate (features `gzip`, `deflate`; pure-Rust flate2), zstd (feature `zstd`; ruzstd) | yes |
 //! | per-message compression: [`StreamMessage::uncompressed`] in a request stream, [`Streaming::message_compressed`] for received messages | yes |
-//! | interceptors ([`client::Grpc::with_interceptor`]) | yes |
+//! | interceptors ([`client::Interceptor`]: `FnMut` closures or types, [`client::Grpc::with_interceptor`]) | yes |
+//! | tonic's client API where tonic has it: [`transport::Channel`], [`transport::Endpoint::new`], [`metadata::MetadataValue`], generated `connect(dst)`, `Client<Channel>` (README, "Coming from tonic") | yes |
+//! | what tonic users take from tokio: [`time`] (`sleep`, `interval`, `timeout`), [`spawn`], `#[grpc_wasi::main]` | yes |
 //! | rich error details: `google.rpc.Status` and `error_details.proto` (feature `rich-status`) | yes |
 //! | TLS on the sockets transport (feature `tls`): `https://`, rustls in the guest, `ClientTlsConfig` as tonic's, mTLS, ALPN `h2`; `tls-no-roots` without Mozilla's roots, `tls-ring` with ring's cryptography (needs clang) | yes |
 //!
@@ -102,8 +104,31 @@ mod response;
 pub mod rich_status;
 mod runtime;
 mod status;
+pub mod task;
+pub mod time;
 pub mod timeout;
-mod transport;
+pub mod transport;
+
+/// Where tonic has `tonic::service::Interceptor`: the same trait as
+/// [`client::Interceptor`].
+pub mod service {
+    pub use crate::client::Interceptor;
+}
+
+/// `#[grpc_wasi::main]`: `async fn main` on grpc-wasi's reactor, for guests moving from
+/// `#[tokio::main]` (whose runtime cannot run in a guest).
+///
+/// ```no_run
+/// #[grpc_wasi::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let channel = grpc_wasi::transport::Endpoint::new("http://[::1]:10000")?
+///         .connect()
+///         .await?;
+///     # let _ = channel;
+///     Ok(())
+/// }
+/// ```
+pub use grpc_wasi_macros::main;
 
 pub use client::Streaming;
 pub use codec::compression::CompressionEncoding;
@@ -112,6 +137,7 @@ pub use request::{IntoRequest, IntoStreamMessage, IntoStreamingRequest, Request,
 pub use response::Response;
 pub use runtime::block_on;
 pub use status::{Code, Status};
+pub use task::spawn;
 #[cfg(feature = "tls-no-roots")]
 pub use transport::{Certificate, ClientTlsConfig, Identity};
 pub use transport::{Channel, Endpoint, Transport};

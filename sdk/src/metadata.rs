@@ -6,6 +6,8 @@
 //! (0x20–0x7E). A key may have several values, kept in order.
 
 use std::fmt;
+use std::marker::PhantomData;
+use std::str::FromStr;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -40,6 +42,306 @@ impl fmt::Display for InvalidMetadata {
 }
 
 impl std::error::Error for InvalidMetadata {}
+
+/// `Internal`, so an interceptor can `?` a refused key or value: the call fails before it is
+/// sent (grpc-go fails a call with an invalid header the same way).
+impl From<InvalidMetadata> for crate::Status {
+    fn from(e: InvalidMetadata) -> Self {
+        crate::Status::internal(e.to_string())
+    }
+}
+
+/// Why a [`MetadataValue`] could not be made: an ASCII value with a character outside
+/// printable ASCII (0x20–0x7E), PROTOCOL-HTTP2's `ASCII-Value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidMetadataValue {
+    reason: &'static str,
+}
+
+impl fmt::Display for InvalidMetadataValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid metadata value: {}", self.reason)
+    }
+}
+
+impl std::error::Error for InvalidMetadataValue {}
+
+/// `Internal`, so an interceptor can `?` a value that does not parse, as with tonic.
+impl From<InvalidMetadataValue> for crate::Status {
+    fn from(e: InvalidMetadataValue) -> Self {
+        crate::Status::internal(e.to_string())
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// The two kinds of metadata value: [`Ascii`] and [`Binary`] (PROTOCOL-HTTP2,
+/// "Custom-Metadata"), as tonic's `ValueEncoding`.
+pub trait ValueEncoding: sealed::Sealed {}
+
+/// Printable-ASCII values, under keys that do not end in `-bin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ascii {}
+
+/// Binary values, under keys that end in `-bin`; base64 on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Binary {}
+
+impl sealed::Sealed for Ascii {}
+impl sealed::Sealed for Binary {}
+impl ValueEncoding for Ascii {}
+impl ValueEncoding for Binary {}
+
+/// One metadata value, checked when made, as tonic's `MetadataValue`: an
+/// [`AsciiMetadataValue`] (`"Bearer t0k3n".parse()?`) or a [`BinaryMetadataValue`]
+/// ([`MetadataValue::from_bytes`]). [`MetadataMap::insert`] and [`MetadataMap::insert_bin`]
+/// take them as they take `&str` and `&[u8]`.
+///
+/// ```
+/// use grpc_wasi::metadata::{AsciiMetadataValue, BinaryMetadataValue, MetadataValue};
+/// let token: MetadataValue<_> = "Bearer t0k3n".parse()?;
+/// let trace = BinaryMetadataValue::from_bytes(&[0xff, 0]);
+/// let mut md = grpc_wasi::MetadataMap::new();
+/// md.insert("authorization", token)?;
+/// md.insert_bin("trace-bin", trace)?;
+/// assert_eq!(md.get("authorization"), Some("Bearer t0k3n"));
+/// assert!("tab\there".parse::<AsciiMetadataValue>().is_err());
+/// # Ok::<(), grpc_wasi::Status>(())
+/// ```
+pub struct MetadataValue<VE: ValueEncoding> {
+    // As sent: ASCII values as they are, binary values base64-encoded.
+    value: HeaderValue,
+    encoding: PhantomData<VE>,
+}
+
+/// A printable-ASCII metadata value.
+pub type AsciiMetadataValue = MetadataValue<Ascii>;
+
+/// A binary metadata value (for `-bin` keys).
+pub type BinaryMetadataValue = MetadataValue<Binary>;
+
+impl<VE: ValueEncoding> MetadataValue<VE> {
+    fn wrap(value: HeaderValue) -> Self {
+        MetadataValue {
+            value,
+            encoding: PhantomData,
+        }
+    }
+
+    /// The value as sent on the wire (a binary value base64-encoded, unpadded).
+    pub fn as_encoded_bytes(&self) -> &[u8] {
+        self.value.as_bytes()
+    }
+}
+
+impl MetadataValue<Ascii> {
+    /// A value from a string literal, as tonic's `MetadataValue::from_static`.
+    ///
+    /// # Panics
+    /// If `value` is not printable ASCII: a literal that does not compile into a valid value
+    /// is a programming error (as `http::HeaderValue::from_static`). Use `parse` for values
+    /// made at run time.
+    pub fn from_static(value: &'static str) -> Self {
+        match ascii_value(value) {
+            Ok(value) => value,
+            #[allow(clippy::panic)]
+            Err(e) => panic!("{e}: {value:?}"),
+        }
+    }
+
+    /// The value.
+    pub fn as_str(&self) -> &str {
+        // Only printable ASCII gets in (`ascii_value`).
+        self.value.to_str().unwrap_or_default()
+    }
+
+    /// The value, as tonic's `to_str` (which can fail there; here a value is checked when made,
+    /// so this is always `Ok`).
+    ///
+    /// Errors: none.
+    pub fn to_str(&self) -> Result<&str, InvalidMetadataValue> {
+        Ok(self.as_str())
+    }
+}
+
+impl MetadataValue<Binary> {
+    /// A binary value holding `value` (any bytes), as tonic's `from_bytes`.
+    pub fn from_bytes(value: &[u8]) -> Self {
+        let encoded = base64_engine().encode(value);
+        // Base64 is printable ASCII.
+        let value = HeaderValue::from_str(&encoded).unwrap_or(HeaderValue::from_static(""));
+        Self::wrap(value)
+    }
+
+    /// The bytes the value holds (decoded from base64).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        base64_engine()
+            .decode(self.value.as_bytes())
+            .unwrap_or_default()
+    }
+}
+
+fn ascii_value(value: &str) -> Result<MetadataValue<Ascii>, InvalidMetadataValue> {
+    let invalid = InvalidMetadataValue {
+        reason: "ASCII values are printable ASCII (0x20-0x7E) only",
+    };
+    if !value.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err(invalid);
+    }
+    let value = HeaderValue::from_str(value).map_err(|_| invalid)?;
+    Ok(MetadataValue::wrap(value))
+}
+
+impl FromStr for MetadataValue<Ascii> {
+    type Err = InvalidMetadataValue;
+
+    /// Errors: [`InvalidMetadataValue`] for a character outside printable ASCII.
+    fn from_str(value: &str) -> Result<Self, InvalidMetadataValue> {
+        ascii_value(value)
+    }
+}
+
+impl TryFrom<&str> for MetadataValue<Ascii> {
+    type Error = InvalidMetadataValue;
+
+    /// Errors: as `parse`.
+    fn try_from(value: &str) -> Result<Self, InvalidMetadataValue> {
+        ascii_value(value)
+    }
+}
+
+impl TryFrom<String> for MetadataValue<Ascii> {
+    type Error = InvalidMetadataValue;
+
+    /// Errors: as `parse`.
+    fn try_from(value: String) -> Result<Self, InvalidMetadataValue> {
+        ascii_value(&value)
+    }
+}
+
+impl TryFrom<&String> for MetadataValue<Ascii> {
+    type Error = InvalidMetadataValue;
+
+    /// Errors: as `parse`.
+    fn try_from(value: &String) -> Result<Self, InvalidMetadataValue> {
+        ascii_value(value)
+    }
+}
+
+macro_rules! ascii_from_integer {
+    ($($int:ty),*) => {$(
+        impl From<$int> for MetadataValue<Ascii> {
+            fn from(n: $int) -> Self {
+                MetadataValue::wrap(HeaderValue::from(n))
+            }
+        }
+
+        impl IntoMetadataValue<Ascii> for $int {
+            fn into_metadata_value(self) -> Result<MetadataValue<Ascii>, InvalidMetadataValue> {
+                Ok(self.into())
+            }
+        }
+    )*};
+}
+ascii_from_integer!(u16, i16, u32, i32, u64, i64, usize, isize);
+
+impl From<&[u8]> for MetadataValue<Binary> {
+    fn from(value: &[u8]) -> Self {
+        MetadataValue::from_bytes(value)
+    }
+}
+
+impl<VE: ValueEncoding> Clone for MetadataValue<VE> {
+    fn clone(&self) -> Self {
+        Self::wrap(self.value.clone())
+    }
+}
+
+impl<VE: ValueEncoding> PartialEq for MetadataValue<VE> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl<VE: ValueEncoding> Eq for MetadataValue<VE> {}
+
+impl<VE: ValueEncoding> fmt::Debug for MetadataValue<VE> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.value, f)
+    }
+}
+
+impl fmt::Display for MetadataValue<Ascii> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What [`MetadataMap::insert`] (`VE` = [`Ascii`]: `&str`, `String`, integers,
+/// [`AsciiMetadataValue`])
+/// and [`MetadataMap::insert_bin`] (`VE` = [`Binary`]: `&[u8]`, `Vec<u8>`, byte arrays,
+/// [`BinaryMetadataValue`]) take as a value.
+pub trait IntoMetadataValue<VE: ValueEncoding> {
+    /// The checked value. Errors: [`InvalidMetadataValue`] for an ASCII value with a character
+    /// outside printable ASCII.
+    fn into_metadata_value(self) -> Result<MetadataValue<VE>, InvalidMetadataValue>;
+}
+
+impl<VE: ValueEncoding> IntoMetadataValue<VE> for MetadataValue<VE> {
+    fn into_metadata_value(self) -> Result<MetadataValue<VE>, InvalidMetadataValue> {
+        Ok(self)
+    }
+}
+
+impl<VE: ValueEncoding> IntoMetadataValue<VE> for &MetadataValue<VE> {
+    fn into_metadata_value(self) -> Result<MetadataValue<VE>, InvalidMetadataValue> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoMetadataValue<Ascii> for &str {
+    fn into_metadata_value(self) -> Result<MetadataValue<Ascii>, InvalidMetadataValue> {
+        ascii_value(self)
+    }
+}
+
+impl IntoMetadataValue<Ascii> for String {
+    fn into_metadata_value(self) -> Result<MetadataValue<Ascii>, InvalidMetadataValue> {
+        ascii_value(&self)
+    }
+}
+
+impl IntoMetadataValue<Ascii> for &String {
+    fn into_metadata_value(self) -> Result<MetadataValue<Ascii>, InvalidMetadataValue> {
+        ascii_value(self)
+    }
+}
+
+impl IntoMetadataValue<Binary> for &[u8] {
+    fn into_metadata_value(self) -> Result<MetadataValue<Binary>, InvalidMetadataValue> {
+        Ok(MetadataValue::from_bytes(self))
+    }
+}
+
+impl<const N: usize> IntoMetadataValue<Binary> for &[u8; N] {
+    fn into_metadata_value(self) -> Result<MetadataValue<Binary>, InvalidMetadataValue> {
+        Ok(MetadataValue::from_bytes(self))
+    }
+}
+
+impl IntoMetadataValue<Binary> for Vec<u8> {
+    fn into_metadata_value(self) -> Result<MetadataValue<Binary>, InvalidMetadataValue> {
+        Ok(MetadataValue::from_bytes(&self))
+    }
+}
+
+impl IntoMetadataValue<Binary> for &Vec<u8> {
+    fn into_metadata_value(self) -> Result<MetadataValue<Binary>, InvalidMetadataValue> {
+        Ok(MetadataValue::from_bytes(self))
+    }
+}
 
 /// gRPC metadata: a multimap from lowercase keys to ASCII or binary (`-bin`) values.
 ///
@@ -99,12 +401,20 @@ impl MetadataMap {
         self.headers.is_empty()
     }
 
-    /// Sets the ASCII value of `key`, replacing any values it had.
+    /// Sets the ASCII value of `key`, replacing any values it had. `value` is a `&str`,
+    /// `String` or [`AsciiMetadataValue`] (tonic's `insert` takes the last).
     ///
-    /// Errors: [`InvalidMetadata`] if `key` is not a valid lowercase key, is reserved
-    /// (`grpc-*`, `content-type`, `te`, …), ends in `-bin` (use [`MetadataMap::insert_bin`]),
-    /// or `value` has characters outside printable ASCII.
-    pub fn insert(&mut self, key: &str, value: &str) -> Result<(), InvalidMetadata> {
+    /// Errors: [`InvalidMetadata`] (which `?` turns into an `Internal` [`Status`]) if `key`
+    /// is not a valid lowercase key, is reserved (`grpc-*`, `content-type`, `te`, …), ends in
+    /// `-bin` (use [`MetadataMap::insert_bin`]), or `value` has characters outside printable
+    /// ASCII. tonic's returns the value replaced and panics on a bad key instead.
+    ///
+    /// [`Status`]: crate::Status
+    pub fn insert(
+        &mut self,
+        key: &str,
+        value: impl IntoMetadataValue<Ascii>,
+    ) -> Result<(), InvalidMetadata> {
         let (name, value) = ascii_entry(key, value)?;
         self.headers.insert(name, value);
         Ok(())
@@ -112,16 +422,25 @@ impl MetadataMap {
 
     /// Adds an ASCII value to `key`, keeping the values it had. Errors as
     /// [`MetadataMap::insert`].
-    pub fn append(&mut self, key: &str, value: &str) -> Result<(), InvalidMetadata> {
+    pub fn append(
+        &mut self,
+        key: &str,
+        value: impl IntoMetadataValue<Ascii>,
+    ) -> Result<(), InvalidMetadata> {
         let (name, value) = ascii_entry(key, value)?;
         self.headers.append(name, value);
         Ok(())
     }
 
     /// Sets the binary value of `key` (which must end in `-bin`), replacing any it had.
+    /// `value` is bytes (`&[u8]`, `Vec<u8>`, `&[u8; N]`) or a [`BinaryMetadataValue`].
     ///
     /// Errors: [`InvalidMetadata`] if `key` is invalid or reserved, or does not end in `-bin`.
-    pub fn insert_bin(&mut self, key: &str, value: &[u8]) -> Result<(), InvalidMetadata> {
+    pub fn insert_bin(
+        &mut self,
+        key: &str,
+        value: impl IntoMetadataValue<Binary>,
+    ) -> Result<(), InvalidMetadata> {
         let (name, value) = bin_entry(key, value)?;
         self.headers.insert(name, value);
         Ok(())
@@ -129,7 +448,11 @@ impl MetadataMap {
 
     /// Adds a binary value to `key`, keeping the values it had. Errors as
     /// [`MetadataMap::insert_bin`].
-    pub fn append_bin(&mut self, key: &str, value: &[u8]) -> Result<(), InvalidMetadata> {
+    pub fn append_bin(
+        &mut self,
+        key: &str,
+        value: impl IntoMetadataValue<Binary>,
+    ) -> Result<(), InvalidMetadata> {
         let (name, value) = bin_entry(key, value)?;
         self.headers.append(name, value);
         Ok(())
@@ -227,7 +550,10 @@ fn checked_key(key: &str) -> Result<HeaderName, InvalidMetadata> {
     HeaderName::from_bytes(key.as_bytes()).map_err(|_| invalid("not a valid header name"))
 }
 
-fn ascii_entry(key: &str, value: &str) -> Result<(HeaderName, HeaderValue), InvalidMetadata> {
+fn ascii_entry(
+    key: &str,
+    value: impl IntoMetadataValue<Ascii>,
+) -> Result<(HeaderName, HeaderValue), InvalidMetadata> {
     let name = checked_key(key)?;
     let invalid = |reason| InvalidMetadata {
         key: key.to_owned(),
@@ -238,14 +564,14 @@ fn ascii_entry(key: &str, value: &str) -> Result<(HeaderName, HeaderValue), Inva
             "-bin keys take binary values: use insert_bin/append_bin",
         ));
     }
-    if !value.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
-        return Err(invalid("ASCII values are printable ASCII (0x20-0x7E) only"));
-    }
-    let value = HeaderValue::from_str(value).map_err(|_| invalid("not a valid header value"))?;
-    Ok((name, value))
+    let value = value.into_metadata_value().map_err(|e| invalid(e.reason))?;
+    Ok((name, value.value))
 }
 
-fn bin_entry(key: &str, value: &[u8]) -> Result<(HeaderName, HeaderValue), InvalidMetadata> {
+fn bin_entry(
+    key: &str,
+    value: impl IntoMetadataValue<Binary>,
+) -> Result<(HeaderName, HeaderValue), InvalidMetadata> {
     let name = checked_key(key)?;
     let invalid = |reason| InvalidMetadata {
         key: key.to_owned(),
@@ -254,9 +580,8 @@ fn bin_entry(key: &str, value: &[u8]) -> Result<(HeaderName, HeaderValue), Inval
     if !key.ends_with("-bin") {
         return Err(invalid("binary values need a key that ends in -bin"));
     }
-    let encoded = base64_engine().encode(value);
-    let value = HeaderValue::from_str(&encoded).map_err(|_| invalid("not a valid header value"))?;
-    Ok((name, value))
+    let value = value.into_metadata_value().map_err(|e| invalid(e.reason))?;
+    Ok((name, value.value))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! `fn main` guest runs its calls inside [`block_on`]; a `#[wstd::main]` or
 //! `#[wstd::http_server]` guest is already inside one and just awaits.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -12,18 +13,58 @@ use std::time::Duration;
 use wasip2::clocks::monotonic_clock;
 
 use crate::status::Status;
-use crate::transport::Readiness;
+use crate::time::Sleep;
+
+std::thread_local! {
+    /// How many [`block_on`]s are running (guests are single-threaded: 0 or 1).
+    static ENTERED: Cell<u32> = const { Cell::new(0) };
+}
 
 /// Runs `future` to completion on `wstd`'s reactor and returns its output.
 ///
 /// Background work the SDK spawned (the HTTP/2 connection of a [`Channel`](crate::Channel))
 /// ends when the last handle to it is dropped, so return from the future only after dropping
-/// your channels and clients (leaving the `async` block does that).
+/// your channels and clients (leaving the `async` block does that). Tasks the guest spawned
+/// ([`spawn`](crate::spawn)) and detached are cancelled when `future` returns, as tokio's
+/// runtime drops its tasks when `main` returns, so a detached task that would wait for ever
+/// does not keep the guest from exiting.
 ///
 /// Panics if called inside another `block_on` (for example inside `#[wstd::main]`, where you
 /// just `.await` instead).
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    wstd::runtime::block_on(future)
+    struct Exit;
+    impl Drop for Exit {
+        fn drop(&mut self) {
+            ENTERED.set(ENTERED.get().saturating_sub(1));
+        }
+    }
+    ENTERED.set(ENTERED.get().saturating_add(1));
+    let _exit = Exit;
+    wstd::runtime::block_on(async {
+        let output = future.await;
+        crate::task::cancel_detached();
+        output
+    })
+}
+
+/// Ok when the code running may use the reactor: inside [`block_on`], or in no other runtime
+/// we can see (a `#[wstd::main]` guest runs wstd's `block_on`, which cannot be asked).
+///
+/// Errors: `FailedPrecondition` inside a tokio runtime (`#[tokio::main]`), whose reactor does
+/// not run in a guest and cannot wake grpc-wasi's waits: the message says what to use instead.
+pub(crate) fn check_reactor() -> Result<(), Status> {
+    if ENTERED.get() > 0 {
+        return Ok(());
+    }
+    #[cfg(feature = "sockets")]
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(Status::failed_precondition(
+            "grpc-wasi was called from a tokio runtime, which cannot run in a WASI 0.2 guest: \
+             run the calls inside grpc_wasi::block_on, or make main #[grpc_wasi::main] (or \
+             #[wstd::main]) instead of #[tokio::main]",
+        ));
+    }
+    Ok(())
 }
 
 /// Runs `future` in the background on the current reactor; dropping the returned task cancels
@@ -58,25 +99,24 @@ where
 pub(crate) struct Deadline {
     at: u64,
     timeout: Duration,
-    timer: Readiness,
+    timer: Sleep,
 }
 
 impl Deadline {
     /// The deadline `timeout` from now.
     pub(crate) fn after(timeout: Duration) -> Self {
         let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+        let at = monotonic_clock::now().saturating_add(nanos);
         Deadline {
-            at: monotonic_clock::now().saturating_add(nanos),
+            at,
             timeout,
-            timer: Readiness::default(),
+            timer: Sleep::until_monotonic(at),
         }
     }
 
     /// Ready once the deadline has passed.
     pub(crate) fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let at = self.at;
-        self.timer
-            .poll_ready(cx, || monotonic_clock::subscribe_instant(at))
+        self.timer.poll_elapsed(cx)
     }
 
     /// The status of a call that outlived its deadline.
@@ -112,9 +152,4 @@ impl Deadline {
         };
         futures_lite::future::or(call, elapsed).await
     }
-}
-
-/// Waits `duration` on the monotonic clock.
-pub(crate) async fn sleep(duration: Duration) {
-    Deadline::after(duration).elapsed().await;
 }

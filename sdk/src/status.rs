@@ -407,6 +407,14 @@ impl fmt::Display for Status {
     }
 }
 
+/// Never made: lets a conversion that cannot fail (`Endpoint` into `Endpoint`, say) stand
+/// where a fallible one into `Status` is expected.
+impl From<std::convert::Infallible> for Status {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
 impl Error for Status {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         self.0

@@ -6,6 +6,7 @@
 #![allow(clippy::panic)]
 
 pub mod external;
+pub mod route_guide;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

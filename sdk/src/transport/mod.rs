@@ -122,7 +122,7 @@ pub enum Transport {
     /// HTTP/2 over a `wasi:sockets` TCP connection the guest opens: one connection per
     /// channel, calls multiplexed on it. `http://` URIs speak HTTP/2 with prior knowledge
     /// (h2c); `https://` URIs make a TLS connection in the guest first (feature `tls`, see
-    /// [`Endpoint::tls_config`]).
+    /// `Endpoint::tls_config`).
     #[default]
     Sockets,
     /// gRPC over `wasi:http/outgoing-handler`: each call is one HTTP request, the host owns
@@ -134,8 +134,16 @@ pub enum Transport {
     GrpcWeb,
 }
 
-/// Where and how to connect: made by [`Channel::from_static`], [`Channel::from_shared`] or
-/// [`Channel::builder`]; [`Endpoint::connect`] opens the [`Channel`].
+/// Where and how to connect: made by [`Endpoint::new`] (anything that converts: `&str`,
+/// `String`, [`Uri`]), [`Endpoint::from_static`], [`Endpoint::from_shared`] or their
+/// [`Channel`] twins; [`Endpoint::connect`] opens the [`Channel`], as tonic's `Endpoint`.
+///
+/// ```
+/// use grpc_wasi::transport::Endpoint;
+/// let endpoint = Endpoint::new("http://[::1]:10000")?;
+/// assert!(Endpoint::new("ftp://[::1]:10000").is_err());
+/// # Ok::<(), grpc_wasi::Status>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Endpoint {
     uri: Result<Uri, Status>,
@@ -150,9 +158,38 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// An endpoint for `dst`: a URI as `&str`, `String`, [`Bytes`] or [`Uri`], or an
+    /// `Endpoint` (as tonic's `Endpoint::new`, which generated clients' `connect` calls).
+    ///
+    /// Errors: `InvalidArgument` if `dst` does not parse or is not `http(s)://HOST[:PORT]`.
+    pub fn new<D>(dst: D) -> Result<Endpoint, Status>
+    where
+        D: TryInto<Endpoint>,
+        D::Error: Into<Status>,
+    {
+        dst.try_into().map_err(Into::into)
+    }
+
+    /// An endpoint for a URI known when the guest is written, such as
+    /// `"http://127.0.0.1:50051"` or `"http://[::1]:50051"`.
+    ///
+    /// Never panics (tonic's does): an invalid URI makes [`Endpoint::connect`] fail, and a
+    /// channel from [`Endpoint::connect_lazy`] fail every call, with `InvalidArgument`.
+    pub fn from_static(uri: &'static str) -> Endpoint {
+        Endpoint::with_uri(parse_str(uri))
+    }
+
+    /// An endpoint for a URI given at run time.
+    ///
+    /// Errors: `InvalidArgument` if `uri` does not parse or is not `http(s)://HOST[:PORT]`.
+    pub fn from_shared(uri: impl Into<String>) -> Result<Endpoint, Status> {
+        let uri = parse_str(&uri.into())?;
+        Ok(Endpoint::with_uri(Ok(uri)))
+    }
+
     /// An endpoint for `uri` (or the error [`Endpoint::connect`] will return), with the
     /// default transport and no timeouts.
-    fn new(uri: Result<Uri, Status>) -> Endpoint {
+    fn with_uri(uri: Result<Uri, Status>) -> Endpoint {
         Endpoint {
             uri,
             transport: Transport::default(),
@@ -261,28 +298,42 @@ impl Endpoint {
     /// `PermissionDenied` (naming the address) when the host did not grant the guest access
     /// to it.
     pub async fn connect(&self) -> Result<Channel, Status> {
-        let channel = self.connect_lazy()?;
-        // Irrefutable in a build with the sockets transport only.
+        crate::runtime::check_reactor()?;
+        let channel = self.channel()?;
         #[cfg(feature = "sockets")]
-        #[allow(irrefutable_let_patterns)]
         if let Connection::H2(connection) = &channel.inner.connection {
             connection.ready().await?;
         }
         Ok(channel)
     }
 
-    /// The channel, without connecting and without waiting: for [`Transport::Sockets`], the
-    /// first call opens the connection, and fails with the errors of [`Endpoint::connect`] if
-    /// it cannot (as tonic's `Endpoint::connect_lazy`; the `wasi:http` transports always
-    /// connect on the first call).
+    /// The channel, without connecting and without waiting, as tonic's
+    /// `Endpoint::connect_lazy`: for [`Transport::Sockets`], the first call opens the
+    /// connection, and fails with the errors of [`Endpoint::connect`] if it cannot (the
+    /// `wasi:http` transports always connect on the first call).
+    ///
+    /// Never fails itself: an endpoint [`Endpoint::connect`] would refuse up front (see
+    /// [`Endpoint::channel`]) gives a channel whose every call fails with that status.
+    pub fn connect_lazy(&self) -> Channel {
+        self.channel().unwrap_or_else(|status| Channel {
+            inner: Rc::new(Inner {
+                authority: None,
+                transport: self.transport,
+                connection: Connection::Failed(status),
+                timeout: self.timeout,
+            }),
+        })
+    }
+
+    /// The channel, without connecting, or why this endpoint cannot make one.
     ///
     /// Errors: `InvalidArgument` for a URI that is not `http(s)://HOST[:PORT]` (default ports
     /// 80 and 443), for a host that is not a valid TLS server name (`https://`), and for an
-    /// [`Endpoint::tls_config`] on a `wasi:http` transport (the host makes TLS connections
+    /// `Endpoint::tls_config` on a `wasi:http` transport (the host makes TLS connections
     /// there); `Unimplemented` for a transport this build does not include, and for
     /// `https://` on the sockets transport without the `tls` feature (see the crate
     /// features).
-    pub fn connect_lazy(&self) -> Result<Channel, Status> {
+    pub fn channel(&self) -> Result<Channel, Status> {
         let uri = self.uri.clone()?;
         let https = uri.scheme() == Some(&Scheme::HTTPS);
         #[cfg(feature = "tls-no-roots")]
@@ -339,11 +390,54 @@ impl Endpoint {
         };
         Ok(Channel {
             inner: Rc::new(Inner {
-                authority,
+                authority: Some(authority),
+                transport: self.transport,
                 connection,
                 timeout: self.timeout,
             }),
         })
+    }
+}
+
+impl TryFrom<&str> for Endpoint {
+    type Error = Status;
+    /// Errors: `InvalidArgument`, as [`Endpoint::from_shared`].
+    fn try_from(uri: &str) -> Result<Self, Status> {
+        Endpoint::from_shared(uri)
+    }
+}
+
+impl TryFrom<String> for Endpoint {
+    type Error = Status;
+    /// Errors: `InvalidArgument`, as [`Endpoint::from_shared`].
+    fn try_from(uri: String) -> Result<Self, Status> {
+        Endpoint::from_shared(uri)
+    }
+}
+
+impl TryFrom<&String> for Endpoint {
+    type Error = Status;
+    /// Errors: `InvalidArgument`, as [`Endpoint::from_shared`].
+    fn try_from(uri: &String) -> Result<Self, Status> {
+        Endpoint::from_shared(uri.as_str())
+    }
+}
+
+impl TryFrom<Bytes> for Endpoint {
+    type Error = Status;
+    /// Errors: `InvalidArgument` if `uri` is not UTF-8, else as [`Endpoint::from_shared`].
+    fn try_from(uri: Bytes) -> Result<Self, Status> {
+        let uri = std::str::from_utf8(&uri)
+            .map_err(|e| Status::invalid_argument(format!("server URI is not UTF-8: {e}")))?;
+        Endpoint::from_shared(uri)
+    }
+}
+
+impl TryFrom<Uri> for Endpoint {
+    type Error = Status;
+    /// Errors: `InvalidArgument` if `uri` is not `http(s)://HOST[:PORT]`.
+    fn try_from(uri: Uri) -> Result<Self, Status> {
+        Ok(Endpoint::with_uri(Ok(parse_uri(uri)?)))
     }
 }
 
@@ -410,7 +504,9 @@ pub struct Channel {
 }
 
 struct Inner {
-    authority: Authority,
+    /// `None` for a channel that failed at construction.
+    authority: Option<Authority>,
+    transport: Transport,
     connection: Connection,
     timeout: Option<Duration>,
 }
@@ -426,44 +522,40 @@ enum Connection {
         /// gRPC-Web rather than gRPC.
         web: bool,
     },
+    /// An endpoint [`Endpoint::connect_lazy`] could not make a channel of: every call fails
+    /// with this status.
+    Failed(Status),
 }
 
 impl fmt::Debug for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let transport = match &self.inner.connection {
-            #[cfg(feature = "sockets")]
-            Connection::H2(_) => Transport::Sockets,
-            #[cfg(feature = "wasi-http")]
-            Connection::WasiHttp { web: false, .. } => Transport::WasiHttp,
-            #[cfg(feature = "wasi-http")]
-            Connection::WasiHttp { web: true, .. } => Transport::GrpcWeb,
-        };
-        f.debug_struct("Channel")
-            .field("authority", &self.inner.authority)
-            .field("transport", &transport)
-            .finish_non_exhaustive()
+        let mut f = f.debug_struct("Channel");
+        f.field("authority", &self.inner.authority)
+            .field("transport", &self.inner.transport);
+        if let Connection::Failed(status) = &self.inner.connection {
+            f.field("failed", status);
+        }
+        f.finish_non_exhaustive()
     }
 }
 
 impl Channel {
-    /// An [`Endpoint`] for `uri`, such as `"http://127.0.0.1:50051"` or `"http://[::1]:50051"`.
-    ///
-    /// Never panics: an invalid URI makes [`Endpoint::connect`] fail with `InvalidArgument`.
+    /// An [`Endpoint`] for `uri`, such as `"http://127.0.0.1:50051"` or `"http://[::1]:50051"`:
+    /// [`Endpoint::from_static`].
     pub fn from_static(uri: &'static str) -> Endpoint {
-        Endpoint::new(parse_str(uri))
+        Endpoint::from_static(uri)
     }
 
-    /// An [`Endpoint`] for a URI given at run time.
+    /// An [`Endpoint`] for a URI given at run time: [`Endpoint::from_shared`].
     ///
     /// Errors: `InvalidArgument` if `uri` does not parse or is not `http(s)://HOST[:PORT]`.
     pub fn from_shared(uri: impl Into<String>) -> Result<Endpoint, Status> {
-        let uri = parse_str(&uri.into())?;
-        Ok(Endpoint::new(Ok(uri)))
+        Endpoint::from_shared(uri)
     }
 
-    /// An [`Endpoint`] for a parsed URI.
+    /// An [`Endpoint`] for a parsed URI (an invalid one fails as in [`Endpoint::from_static`]).
     pub fn builder(uri: Uri) -> Endpoint {
-        Endpoint::new(parse_uri(uri))
+        Endpoint::with_uri(parse_uri(uri))
     }
 
     /// The deadline every call on this channel gets, if any ([`Endpoint::timeout`]).
@@ -483,7 +575,13 @@ impl Channel {
     ) -> Result<(http::response::Parts, ResponseBody), Status> {
         let mut headers = metadata;
         headers.insert("user-agent", HeaderValue::from_static(USER_AGENT));
+        let authority = match (&self.inner.connection, &self.inner.authority) {
+            (Connection::Failed(status), _) => return Err(status.clone()),
+            (_, Some(authority)) => authority,
+            (_, None) => return Err(Status::internal("a channel without an authority")),
+        };
         match &self.inner.connection {
+            Connection::Failed(status) => Err(status.clone()),
             #[cfg(feature = "sockets")]
             Connection::H2(connection) => {
                 // The caller's deadline bounds the call; HTTP/2 has no per-request timeout.
@@ -492,7 +590,7 @@ impl Channel {
                 headers.insert("te", HeaderValue::from_static("trailers"));
                 let uri = Uri::builder()
                     .scheme(connection.scheme())
-                    .authority(self.inner.authority.clone())
+                    .authority(authority.clone())
                     .path_and_query(path.clone())
                     .build()
                     .map_err(|e| Status::internal(format!("invalid method path {path}: {e}")))?;
@@ -516,7 +614,6 @@ impl Channel {
                     headers.insert("content-type", HeaderValue::from_static("application/grpc"));
                     headers.insert("te", HeaderValue::from_static("trailers"));
                 }
-                let authority = &self.inner.authority;
                 let (parts, body) =
                     wasi_http::call(*https, authority, path, &headers, body, timeout).await?;
                 if !*web && let Some(status) = wasi_http::status_for_http1_refusal(parts.status) {

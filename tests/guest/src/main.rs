@@ -116,7 +116,7 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
         endpoint = endpoint.tls_config(tls)?;
     }
     let channel = match std::env::var("CONNECT").as_deref() {
-        Ok("lazy") => endpoint.connect_lazy()?,
+        Ok("lazy") => endpoint.connect_lazy(),
         _ => endpoint.connect().await?,
     };
     let mut client = EchoClient::new(channel.clone());
@@ -226,20 +226,19 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
         }
         "interceptor" => {
             let token = std::env::var("TOKEN").unwrap_or_default();
-            let mut authed = EchoClient::with_interceptor(channel.clone(), move |mut request| {
-                let value = format!("Bearer {token}");
-                request
-                    .metadata_mut()
-                    .insert("authorization", &value)
-                    .map_err(|e| Status::internal(e.to_string()))?;
-                Ok(request)
-            });
+            let value: grpc_wasi::metadata::AsciiMetadataValue =
+                format!("Bearer {token}").parse()?;
+            let mut authed =
+                EchoClient::with_interceptor(channel.clone(), move |mut request: Request<()>| {
+                    request.metadata_mut().insert("authorization", &value)?;
+                    Ok(request)
+                });
             let seen = authed
                 .unary_echo(request("header?:authorization"))
                 .await?
                 .into_inner()
                 .message;
-            let mut refusing = EchoClient::with_interceptor(channel, |_| {
+            let mut refusing = EchoClient::with_interceptor(channel, |_: Request<()>| {
                 Err(Status::unauthenticated("no credentials"))
             });
             let refused = refusing.unary_echo(request("x")).await;
