@@ -144,8 +144,8 @@ fn prost_config(build_client: bool) -> prost_build::Config {
 /// Generates the code for the files named in `files_to_generate` of `fds`: a map from output
 /// file name (`PACKAGE.rs`, or `_.rs` for files without a package) to its contents.
 ///
-/// This is what the protoc plugin writes. Errors: an invalid descriptor (a type that does not
-/// resolve); a file that uses editions (`edition = "2023"`), which prost-build, and so this
+/// This is what the protoc plugin writes. Errors (never a panic): an invalid descriptor (a type
+/// that does not resolve, names prost-build cannot map to Rust); a file that uses editions (`edition = "2023"`), which prost-build, and so this
 /// generator, does not support (proto2 and proto3 only).
 pub fn generate(
     fds: &FileDescriptorSet,
@@ -171,7 +171,17 @@ pub fn generate(
         .map(module_of)
         .collect();
     let requests = fds.file.iter().map(|f| (module_of(f), f.clone())).collect();
-    let modules = prost_config(build_client).generate(requests)?;
+    // prost-build panics on some descriptors (enum values whose Rust names collide, say):
+    // that is an error here, not a crash of the build script or the plugin.
+    let generated = std::panic::catch_unwind(move || prost_config(build_client).generate(requests));
+    let modules = generated.map_err(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        format!("code generation failed: {message}")
+    })??;
     Ok(modules
         .into_iter()
         .filter(|(module, _)| wanted.contains(module))

@@ -282,3 +282,34 @@ pub mod a {
 "
     );
 }
+
+#[test]
+fn what_prost_build_panics_on_is_an_error() {
+    // Enum values whose Rust names collide (`FOO_BAR` and `FOO__BAR` are both `FooBar`): prost-build
+    // panics.
+    use prost_types::{EnumDescriptorProto, EnumValueDescriptorProto, FileDescriptorProto};
+    let value = |name: &str, number| EnumValueDescriptorProto {
+        name: Some(name.into()),
+        number: Some(number),
+        ..Default::default()
+    };
+    let fds = prost_types::FileDescriptorSet {
+        file: vec![FileDescriptorProto {
+            name: Some("e.proto".into()),
+            package: Some("e".into()),
+            syntax: Some("proto3".into()),
+            enum_type: vec![EnumDescriptorProto {
+                name: Some("E".into()),
+                value: vec![value("FOO_BAR", 0), value("FOO__BAR", 1)],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let err = grpc_wasi_codegen::generate(&fds, &["e.proto".into()], true).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("code generation failed: Generated enum variant names overlap"),
+        "{err}"
+    );
+}

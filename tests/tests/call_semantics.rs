@@ -39,7 +39,7 @@ fn interceptors_add_metadata_or_refuse_calls() {
         );
         assert_eq!(
             out,
-            r#"ok: server saw authorization "Bearer t0k3n"; refused call: Err((Unauthenticated, "no credentials"))"#,
+            r#"ok: server saw authorization "Bearer t0k3n", x-call "2"; refused call: Err((Unauthenticated, "no credentials"))"#,
             "{mode:?}"
         );
     }
@@ -137,4 +137,44 @@ fn rich_error_details_are_decoded() {
             "{mode:?}"
         );
     }
+}
+
+#[test]
+fn a_task_sends_while_another_reads_and_detached_tasks_end_with_the_guest() {
+    for mode in MODES {
+        assert_eq!(
+            run(mode, &["tasks"]),
+            r#"ok: replies ["note 0", "note 1", "note 2"], sender Ok("sent 3"), aborted task: Some("task was cancelled")"#,
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn timers_behave_as_tokios() {
+    for mode in MODES {
+        assert_eq!(
+            run(mode, &["timers"]),
+            r#"ok: ticks 50 ms apart, slept >= 30 ms, timeout: Err((DeadlineExceeded, "deadline has elapsed")), call: "in time""#,
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn a_call_from_a_tokio_runtime_fails_with_a_status_that_says_what_to_use() {
+    let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let uri = server.uri();
+    let out = run_scenario(
+        Mode::Sockets,
+        &[&uri, "unary"],
+        &[("RUNTIME", "tokio")],
+        Mode::Sockets.grant(server.addr()),
+    );
+    assert_eq!(
+        out,
+        "status: 9 grpc-wasi was called from a tokio runtime, which cannot run in a WASI 0.2 \
+         guest: run the calls inside grpc_wasi::block_on, or make main #[grpc_wasi::main] (or \
+         #[wstd::main]) instead of #[tokio::main]"
+    );
 }

@@ -66,29 +66,14 @@ fn respond(request: CodeGeneratorRequest) -> CodeGeneratorResponse {
     response
 }
 
-/// [`respond`], with a panic in it (prost-build panics on some inputs) reported as the
-/// response's error rather than as a crash with a backtrace.
-fn respond_or_report(request: CodeGeneratorRequest) -> CodeGeneratorResponse {
-    // The message goes in the response; protoc shows it.
-    std::panic::set_hook(Box::new(|_| {}));
-    std::panic::catch_unwind(|| respond(request)).unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("(no message)");
-        CodeGeneratorResponse {
-            error: Some(format!("protoc-gen-grpc-wasi failed: {message}")),
-            ..Default::default()
-        }
-    })
-}
-
 fn main() -> std::io::Result<()> {
+    // `generate` turns a panic of prost-build into an error, which goes in the response for
+    // protoc to show: the panic message would only repeat it, with a backtrace hint.
+    std::panic::set_hook(Box::new(|_| {}));
     let mut input = Vec::new();
     std::io::stdin().read_to_end(&mut input)?;
     let response = match CodeGeneratorRequest::decode(input.as_slice()) {
-        Ok(request) => respond_or_report(request),
+        Ok(request) => respond(request),
         Err(e) => CodeGeneratorResponse {
             error: Some(format!("invalid CodeGeneratorRequest on stdin: {e}")),
             ..Default::default()

@@ -7,7 +7,8 @@
 //! `KEEPALIVE_IDLE` (set: true) for the keepalive settings; for an `https://` URI over sockets,
 //! `TLS_CA` (a CA to trust, PEM text), `TLS_CERT` and `TLS_KEY` (a client identity, PEM text),
 //! `TLS_DOMAIN` (the name to check) and `TLS_ASSUME_H2` (set: accept a server that selects no
-//! ALPN protocol) make its `ClientTlsConfig`. Prints one line: `ok: DETAILS`
+//! ALPN protocol) make its `ClientTlsConfig`; `RUNTIME=tokio` runs the scenario in a tokio
+//! runtime instead of `grpc_wasi::block_on`. Prints one line: `ok: DETAILS`
 //! when the scenario's checks passed, `status: CODE MESSAGE` when a call failed with a status
 //! (`CODE` is the number) and `check failed: WHAT` when a reply was not what the scenario
 //! expected. The host-side tests assert on that line. Exit code 0 unless the arguments are wrong.
@@ -228,13 +229,23 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
             let token = std::env::var("TOKEN").unwrap_or_default();
             let value: grpc_wasi::metadata::AsciiMetadataValue =
                 format!("Bearer {token}").parse()?;
+            // FnMut: the interceptor counts the calls it sees and says so in `x-call`.
+            let mut calls = 0u32;
             let mut authed =
                 EchoClient::with_interceptor(channel.clone(), move |mut request: Request<()>| {
+                    calls += 1;
                     request.metadata_mut().insert("authorization", &value)?;
+                    request.metadata_mut().insert("x-call", calls)?;
                     Ok(request)
                 });
             let seen = authed
                 .unary_echo(request("header?:authorization"))
+                .await?
+                .into_inner()
+                .message;
+            let call = authed
+                .clone()
+                .unary_echo(request("header?:x-call"))
                 .await?
                 .into_inner()
                 .message;
@@ -243,7 +254,7 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
             });
             let refused = refusing.unary_echo(request("x")).await;
             Ok(format!(
-                "server saw authorization {seen:?}; refused call: {:?}",
+                "server saw authorization {seen:?}, x-call {call:?}; refused call: {:?}",
                 refused.map_err(|s| (s.code(), s.message().to_owned()))
             ))
         }
@@ -370,6 +381,8 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
             wstd::task::sleep(wstd::time::Duration::from_millis(n as u64)).await;
             Ok(format!("reply {:?}", call_fault(&mut grpc, "pings").await?))
         }
+        "tasks" => tasks(&mut client).await?,
+        "timers" => timers(&mut client).await?,
         "in-flight" => {
             // A call the server answers after N ms (the test stops the server meanwhile).
             let reply = client
@@ -492,6 +505,86 @@ async fn reconnect(client: &mut EchoClient) -> Result<Outcome, Status> {
     )))
 }
 
+/// tonic's streaming style: one task sends a bidirectional call's requests while this one
+/// reads the replies; an aborted task gives a `JoinError`; a detached task that would sleep
+/// for an hour must not keep the guest from exiting (the test's run limit is a minute).
+async fn tasks(client: &mut EchoClient) -> Result<Outcome, Status> {
+    use grpc_wasi::time::{Duration, sleep};
+    let (tx, rx) = mpsc::unbounded::<EchoRequest>();
+    let sender = grpc_wasi::spawn(async move {
+        for i in 0..3 {
+            let _ = tx.unbounded_send(request(format!("note {i}")));
+            sleep(Duration::from_millis(20)).await;
+        }
+        "sent 3"
+    });
+    let mut replies = client.bidirectional_streaming_echo(rx).await?.into_inner();
+    let mut got = Vec::new();
+    while let Some(reply) = replies.message().await? {
+        got.push(reply.message);
+    }
+    let sent = sender.await;
+    let mut aborted = grpc_wasi::spawn(async {
+        sleep(Duration::from_secs(3600)).await;
+        1
+    });
+    aborted.abort();
+    let aborted = aborted.await;
+    drop(grpc_wasi::spawn(async {
+        sleep(Duration::from_secs(3600)).await;
+    }));
+    let outcome = check(got == ["note 0", "note 1", "note 2"], || {
+        format!("replies {got:?}")
+    })
+    .and_then(|()| check(sent == Ok("sent 3"), || format!("sender {sent:?}")))
+    .and_then(|()| check(aborted.is_err(), || format!("aborted {aborted:?}")));
+    Ok(outcome.map(|()| {
+        let aborted = aborted.err().map(|e| e.to_string());
+        format!("replies {got:?}, sender {sent:?}, aborted task: {aborted:?}")
+    }))
+}
+
+/// `grpc_wasi::time` as tokio's: an interval's first tick at once and the next ones a period
+/// apart (the instants returned are the schedule's), `sleep` at least as long as asked,
+/// `timeout` cutting a slow wait and passing a quick call through.
+async fn timers(client: &mut EchoClient) -> Result<Outcome, Status> {
+    use grpc_wasi::time::{self, Duration, Instant};
+    let start = Instant::now();
+    let mut interval = time::interval(Duration::from_millis(50));
+    let mut ticks = Vec::new();
+    for _ in 0..3 {
+        ticks.push(interval.tick().await);
+    }
+    let spacing: Vec<Duration> = ticks.windows(2).map(|w| w[1] - w[0]).collect();
+    let after_ticks = start.elapsed();
+    let before_sleep = Instant::now();
+    time::sleep(Duration::from_millis(30)).await;
+    let slept = before_sleep.elapsed();
+    let slow = time::sleep(Duration::from_secs(60));
+    let cut = time::timeout(Duration::from_millis(20), slow).await;
+    let quick = client.unary_echo(request("in time"));
+    let call = time::timeout(Duration::from_secs(20), quick).await;
+    let status = cut.map_err(Status::from);
+    time::sleep_until(start).await; // in the past: at once
+    let call = match call {
+        Ok(reply) => reply?.into_inner().message,
+        Err(elapsed) => return Ok(Err(format!("the call timed out: {elapsed}"))),
+    };
+    let outcome = check(
+        spacing == [Duration::from_millis(50); 2] && after_ticks >= Duration::from_millis(100),
+        || format!("ticks {spacing:?} after {after_ticks:?}"),
+    )
+    .and_then(|()| {
+        check(slept >= Duration::from_millis(30), || {
+            format!("slept {slept:?}")
+        })
+    });
+    Ok(outcome.map(|()| {
+        let status = status.map_err(|s| (s.code(), s.message().to_owned()));
+        format!("ticks 50 ms apart, slept >= 30 ms, timeout: {status:?}, call: {call:?}")
+    }))
+}
+
 /// Full duplex: each request is sent only after the reply to the previous one arrived, so a
 /// client that sends the whole request stream before reading would never finish.
 async fn ping_pong(client: &mut EchoClient, n: usize) -> Result<Outcome, Status> {
@@ -524,7 +617,16 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let n = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(1);
-    match grpc_wasi::block_on(scenario(uri.clone(), name, n)) {
+    let result = if std::env::var("RUNTIME").as_deref() == Ok("tokio") {
+        // The mistake of a guest written for tokio: its runtime cannot wake grpc-wasi's waits.
+        match tokio::runtime::Builder::new_current_thread().build() {
+            Ok(runtime) => runtime.block_on(scenario(uri.clone(), name, n)),
+            Err(e) => Err(Status::internal(format!("tokio runtime: {e}"))),
+        }
+    } else {
+        grpc_wasi::block_on(scenario(uri.clone(), name, n))
+    };
+    match result {
         Ok(Ok(details)) => println!("ok: {details}"),
         Ok(Err(what)) => println!("check failed: {what}"),
         Err(status) => println!("status: {} {}", status.code().as_i32(), status.message()),
