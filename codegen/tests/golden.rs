@@ -82,24 +82,13 @@ fn build_rs_api_matches_golden() {
 
 #[test]
 fn protoc_plugin_matches_golden() {
-    let protoc = protoc_bin_vendored::protoc_bin_path().unwrap();
-    let well_known = protoc_bin_vendored::include_path().unwrap();
     for (proto, include, package) in CASES {
-        let out = tempfile::tempdir().unwrap();
-        let status = Command::new(&protoc)
-            .current_dir(manifest_dir().join(include))
-            .arg(format!(
-                "--plugin=protoc-gen-grpc-wasi={}",
-                env!("CARGO_BIN_EXE_protoc-gen-grpc-wasi")
-            ))
-            .arg(format!("--grpc-wasi_out={}", out.path().display()))
-            .arg("-I.")
-            .arg(format!("-I{}", well_known.display()))
-            .arg(proto)
-            .status()
-            .unwrap();
-        assert!(status.success(), "protoc failed for {proto}");
-        let files = read_dir_files(out.path());
+        let (output, files) = run_plugin(include, &[*proto], "");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "protoc failed for {proto}: {stderr}"
+        );
         assert_eq!(files.len(), 1, "{:?}", files.keys());
         check_against_golden("protoc plugin", package, &files[&format!("{package}.rs")]);
     }
@@ -107,18 +96,7 @@ fn protoc_plugin_matches_golden() {
 
 #[test]
 fn protoc_plugin_reports_bad_options() {
-    let protoc = protoc_bin_vendored::protoc_bin_path().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let output = Command::new(&protoc)
-        .current_dir(manifest_dir().join("../proto"))
-        .arg(format!(
-            "--plugin=protoc-gen-grpc-wasi={}",
-            env!("CARGO_BIN_EXE_protoc-gen-grpc-wasi")
-        ))
-        .arg(format!("--grpc-wasi_out=bogus:{}", out.path().display()))
-        .arg("echo.proto")
-        .output()
-        .unwrap();
+    let (output, _) = run_plugin("../proto", &["echo.proto"], "bogus");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown option \"bogus\""), "{stderr}");
