@@ -17,12 +17,20 @@
 //!     `grpc-status-details-bin`) ErrorInfo{reason QUOTA, domain echo.example, metadata
 //!     limit=10}, RetryInfo{2.5 s} and BadRequest{field message: "too long"};
 //!   - `header?:NAME` → replies with the request's header `NAME` (its values joined by `,`;
-//!     empty if none).
+//!     empty if none);
+//!   - `fail:N:CODE:TAG[:PUSHBACK_MS]` → fails the first `N` calls with `TAG` with gRPC code
+//!     `CODE` (with `grpc-retry-pushback-ms: PUSHBACK_MS` if given), then replies
+//!     `calls=C previous-attempts=P gaps-ms=[…]`: the calls with `TAG` so far, the
+//!     `grpc-previous-rpc-attempts` of this one (`none` without), the ms between the calls;
+//!   - `calls?:TAG` → replies with the number of calls `TAG` has seen.
 //! - `ServerStreamingEcho`: replies with `TEXT 0`, `TEXT 1`, … : 3 messages, or `N` for a
 //!   request `repeat:N:TEXT`; for `forever:TAG`, one message every 10 ms until the client
-//!   cancels, which is recorded under `TAG`.
+//!   cancels, which is recorded under `TAG`; for `fail-after-first:TAG`, `first` then
+//!   `UNAVAILABLE` (a call is recorded under `TAG`, as `fail:` does).
 //! - `ClientStreamingEcho`: replies once, with the request messages joined by `,`; when the
-//!   first message starts with `sum:`, with the total size in bytes of all the messages.
+//!   first message starts with `sum:`, with the total size in bytes of all the messages; when
+//!   it is a `fail:` hook, as `UnaryEcho`'s once the stream ended (the reply: the messages,
+//!   then the hook's).
 //! - `BidirectionalStreamingEcho`: replies to each request message with the same message as
 //!   soon as it arrives (full duplex).
 
@@ -48,6 +56,8 @@ const BARRIER_TIMEOUT: Duration = Duration::from_secs(10);
 struct EchoImpl {
     barriers: Mutex<HashMap<String, Arc<Barrier>>>,
     cancelled: Arc<Mutex<HashSet<String>>>,
+    /// The calls seen of each `fail:` / `fail-after-first:` tag, with when each came.
+    attempts: Mutex<HashMap<String, Vec<std::time::Instant>>>,
 }
 
 /// Records `tag` as cancelled when dropped before [`CancelGuard::finish`].
@@ -79,7 +89,87 @@ fn reply(message: impl Into<String>) -> EchoResponse {
     }
 }
 
+/// A `fail:N:CODE:TAG[:PUSHBACK_MS]` hook's parts.
+struct FailHook<'a> {
+    n: usize,
+    code: i32,
+    tag: &'a str,
+    pushback: Option<&'a str>,
+}
+
+impl<'a> FailHook<'a> {
+    fn parse(rest: &'a str) -> Result<FailHook<'a>, Status> {
+        let mut parts = rest.splitn(3, ':');
+        let bad =
+            || Status::invalid_argument("fail:N:CODE:TAG[:PUSHBACK_MS] needs numbers N, CODE");
+        let n = parts.next().and_then(|n| n.parse().ok()).ok_or_else(bad)?;
+        let code = parts.next().and_then(|c| c.parse().ok()).ok_or_else(bad)?;
+        let rest = parts.next().unwrap_or_default();
+        let (tag, pushback) = match rest.split_once(':') {
+            Some((tag, pushback)) => (tag, Some(pushback)),
+            None => (rest, None),
+        };
+        Ok(FailHook {
+            n,
+            code,
+            tag,
+            pushback,
+        })
+    }
+}
+
 impl EchoImpl {
+    /// Records a call of `tag`; returns how many there have been, and the gaps between them
+    /// in ms.
+    fn attempt(&self, tag: &str) -> Result<(usize, Vec<u128>), Status> {
+        let mut attempts = self
+            .attempts
+            .lock()
+            .map_err(|_| Status::internal("poisoned"))?;
+        let times = attempts.entry(tag.to_owned()).or_default();
+        times.push(std::time::Instant::now());
+        let gaps = times
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_millis())
+            .collect();
+        Ok((times.len(), gaps))
+    }
+
+    /// The `fail:` hook: fails the first `n` calls of its tag with its code (and pushback),
+    /// then says how many calls came, the `grpc-previous-rpc-attempts` the last one carried,
+    /// and the gaps between them.
+    fn fail_hook(&self, hook: &FailHook<'_>, headers: &http::HeaderMap) -> Result<String, Status> {
+        let (calls, gaps) = self.attempt(hook.tag)?;
+        if calls <= hook.n {
+            let mut status =
+                Status::new(tonic::Code::from_i32(hook.code), format!("failure {calls}"));
+            if let Some(pushback) = hook.pushback
+                && let Ok(value) = pushback.parse()
+            {
+                status
+                    .metadata_mut()
+                    .insert("grpc-retry-pushback-ms", value);
+            }
+            return Err(status);
+        }
+        let previous = headers
+            .get("grpc-previous-rpc-attempts")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none");
+        Ok(format!(
+            "calls={calls} previous-attempts={previous} gaps-ms={gaps:?}"
+        ))
+    }
+
+    /// How many calls the tag `tag` has seen.
+    fn calls(&self, tag: &str) -> Result<usize, Status> {
+        let attempts = self
+            .attempts
+            .lock()
+            .map_err(|_| Status::internal("poisoned"))?;
+        Ok(attempts.get(tag).map_or(0, Vec::len))
+    }
+
     async fn barrier(&self, n: usize, tag: &str) -> Result<(), Status> {
         let barrier = {
             let mut barriers = self
@@ -126,6 +216,13 @@ impl Echo for EchoImpl {
                 "slow down",
                 details,
             ));
+        }
+        if let Some(rest) = message.strip_prefix("fail:") {
+            let hook = FailHook::parse(rest)?;
+            return Ok(Response::new(reply(self.fail_hook(&hook, &headers)?)));
+        }
+        if let Some(tag) = message.strip_prefix("calls?:") {
+            return Ok(Response::new(reply(self.calls(tag)?.to_string())));
         }
         if let Some(name) = message.strip_prefix("header?:") {
             let values: Vec<&str> = headers
@@ -181,6 +278,15 @@ impl Echo for EchoImpl {
         request: Request<EchoRequest>,
     ) -> Result<Response<Self::ServerStreamingEchoStream>, Status> {
         let message = request.into_inner().message;
+        if let Some(tag) = message.strip_prefix("fail-after-first:") {
+            // A response that fails once it has begun: not to be retried.
+            self.attempt(tag)?;
+            let items = [
+                Ok(reply("first")),
+                Err(Status::unavailable("failed after the first message")),
+            ];
+            return Ok(Response::new(Box::pin(futures_lite::stream::iter(items))));
+        }
         if let Some(tag) = message.strip_prefix("forever:") {
             let guard = CancelGuard {
                 tag: tag.to_owned(),
@@ -215,6 +321,7 @@ impl Echo for EchoImpl {
         &self,
         request: Request<Streaming<EchoRequest>>,
     ) -> Result<Response<EchoResponse>, Status> {
+        let headers = request.metadata().clone().into_headers();
         let mut stream = request.into_inner();
         let mut messages = Vec::new();
         let mut total = 0;
@@ -226,6 +333,15 @@ impl Echo for EchoImpl {
             if !sum_only {
                 messages.push(message);
             }
+        }
+        if let Some(rest) = messages.first().and_then(|m| m.strip_prefix("fail:")) {
+            // The `fail:` hook, decided once the whole request stream has come.
+            let hook = FailHook::parse(rest)?;
+            let outcome = self.fail_hook(&hook, &headers)?;
+            return Ok(Response::new(reply(format!(
+                "{} {outcome}",
+                messages.join(",")
+            ))));
         }
         let answer = if sum_only {
             total.to_string()

@@ -103,6 +103,7 @@ mod response;
 #[cfg(feature = "rich-status")]
 pub mod rich_status;
 mod runtime;
+pub mod service_config;
 mod status;
 pub mod task;
 pub mod time;

@@ -94,6 +94,15 @@ impl Code {
         (0..=16).contains(&n).then(|| Code::from_i32(n))
     }
 
+    /// The code named `name`, the canonical name ([`Code::name`]) in any case
+    /// (`"UNAVAILABLE"`, `"unavailable"`), as the service config writes codes. `None` for
+    /// another name.
+    pub fn from_name(name: &str) -> Option<Code> {
+        (0..=16)
+            .map(Code::from_i32)
+            .find(|code| code.name().eq_ignore_ascii_case(name))
+    }
+
     /// The wire value, as sent in `grpc-status`.
     pub fn as_i32(self) -> i32 {
         self as i32

@@ -4,6 +4,7 @@
 //! a response whose messages are read as a [`Streaming`]. A unary response is a stream that must
 //! hold exactly one message (PROTOCOL-HTTP2, "Responses").
 
+pub(crate) mod retry;
 mod streaming;
 
 use streaming::ResponseMessages;
@@ -25,9 +26,12 @@ use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, IntoStreamMessage, Request};
 use crate::response::Response;
 use crate::runtime::Deadline;
+use crate::service_config::RetryPolicy;
 use crate::status::Status;
 use crate::timeout;
-use crate::transport::{Channel, RequestBody};
+use crate::transport::{Channel, RequestBody, ResponseBody};
+use retry::{Pushback, ReplayBody};
+use std::time::Duration;
 
 /// A gRPC client over a [`Channel`], for any service: generated clients wrap one.
 ///
@@ -154,17 +158,35 @@ impl Grpc {
         Ok((metadata, options))
     }
 
-    /// A call's options with the client's defaults filled in: the shorter deadline, the
-    /// call's send encoding or else the client's, the encodings both accept.
-    fn call_options(&self, call: CallOptions) -> CallOptions {
-        let timeout = match (call.timeout, self.channel.default_timeout()) {
+    /// What applies to a call of `path`: its options with the client's defaults filled in
+    /// (the shortest of the call's, the channel's and the method config's deadlines, the
+    /// call's send encoding or else the client's, the encodings both accept), the smaller of
+    /// the client's and the method config's message size limits, and the method config's
+    /// retry policy.
+    fn call_policy(&self, path: &PathAndQuery, call: CallOptions) -> CallPolicy {
+        let config = self.channel.method_config(path.path());
+        let shortest = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        CallOptions {
-            timeout,
-            send_compressed: call.send_compressed.or(self.send_compressed),
-            accept_compressed: call.accept_compressed.union(self.accept_compressed),
+        let timeout = shortest(call.timeout, self.channel.default_timeout());
+        let timeout = shortest(timeout, config.and_then(|c| c.timeout));
+        let limit = |client: usize, config: Option<usize>| config.map_or(client, |c| c.min(client));
+        CallPolicy {
+            options: CallOptions {
+                timeout,
+                send_compressed: call.send_compressed.or(self.send_compressed),
+                accept_compressed: call.accept_compressed.union(self.accept_compressed),
+            },
+            max_encoding_message_size: limit(
+                self.max_encoding_message_size,
+                config.and_then(|c| c.max_request_message_bytes),
+            ),
+            max_decoding_message_size: limit(
+                self.max_decoding_message_size,
+                config.and_then(|c| c.max_response_message_bytes),
+            ),
+            retry: config.and_then(|c| c.retry_policy.clone()),
         }
     }
 
@@ -216,11 +238,11 @@ impl Grpc {
     {
         let (metadata, options, message) = request.into_call_parts();
         let (metadata, options) = self.intercept(metadata, options)?;
-        let options = self.call_options(options);
-        let max = self.max_encoding_message_size;
-        let encoded = codec::encode(&message, max, options.send_compressed)?;
+        let policy = self.call_policy(&path, options);
+        let max = policy.max_encoding_message_size;
+        let encoded = codec::encode(&message, max, policy.options.send_compressed)?;
         let (metadata, messages) = self
-            .call(&path, metadata, options, RequestBody::Once(encoded))
+            .call(&path, metadata, policy, RequestBody::Once(encoded))
             .await?;
         Ok(Response::from_parts(metadata, Streaming::new(messages)))
     }
@@ -270,28 +292,34 @@ impl Grpc {
     {
         let (metadata, options, messages) = request.into_call_parts();
         let (metadata, options) = self.intercept(metadata, options)?;
-        let options = self.call_options(options);
-        let (max, compression) = (self.max_encoding_message_size, options.send_compressed);
+        let policy = self.call_policy(&path, options);
+        let (max, compression) = (
+            policy.max_encoding_message_size,
+            policy.options.send_compressed,
+        );
         let encoded = messages.map(move |item| {
             let item = item.into_stream_message();
             let compression = compression.filter(|_| item.compression());
             codec::encode(item.get_ref(), max, compression)
         });
         let body = RequestBody::Stream(Box::pin(encoded));
-        let (metadata, messages) = self.call(&path, metadata, options, body).await?;
+        let (metadata, messages) = self.call(&path, metadata, policy, body).await?;
         Ok(Response::from_parts(metadata, Streaming::new(messages)))
     }
 
     /// Starts a call and reads the response head: the response metadata and the response's
     /// messages, not yet decoded (this part does not depend on the message types, so it is
-    /// compiled once).
+    /// compiled once). With a retry policy, attempts that fail with a retryable code before
+    /// the call is committed are made again (gRFC A6; see [`retry`]), all within the call's
+    /// one deadline.
     async fn call(
         &mut self,
         path: &PathAndQuery,
         metadata: MetadataMap,
-        options: CallOptions,
+        policy: CallPolicy,
         body: RequestBody,
     ) -> Result<(MetadataMap, ResponseMessages), Status> {
+        let options = policy.options;
         let timeout = options.timeout;
         let mut headers = metadata.into_headers();
         if let Some(encoding) = options.send_compressed {
@@ -309,11 +337,108 @@ impl Grpc {
             headers.insert("grpc-timeout", value);
             deadline = Some(Deadline::after(timeout));
         }
-        let call = self.channel.call(path, headers, body, timeout);
-        let (parts, body) = match &mut deadline {
-            Some(deadline) => deadline.run(call).await?,
-            None => call.await?,
+        let Some(retry_policy) = policy.retry else {
+            let head = self
+                .attempt(path, headers, body, timeout, &mut deadline)
+                .await;
+            return self.response(head?, deadline, policy.max_decoding_message_size);
         };
+        let body = ReplayBody::new(body, self.channel.retry_kept());
+        let mut attempt = 0u32;
+        loop {
+            let mut attempt_headers = headers.clone();
+            if attempt > 0 {
+                attempt_headers.insert("grpc-previous-rpc-attempts", HeaderValue::from(attempt));
+            }
+            let head = self
+                .attempt(
+                    path,
+                    attempt_headers,
+                    body.attempt(attempt),
+                    timeout,
+                    &mut deadline,
+                )
+                .await;
+            // Uncommitted failures: an error before the response headers, or a Trailers-Only
+            // response with a status (A6: both may be retried).
+            let (status, pushback) = match &head {
+                Err(status) => (status.clone(), Pushback::None),
+                Ok((parts, _)) => match Status::from_header_map(&parts.headers) {
+                    Some(status) if status.code() != crate::Code::Ok => {
+                        (status, Pushback::from_headers(&parts.headers))
+                    }
+                    _ if parts.status != http::StatusCode::OK => {
+                        (Status::from_http_status(parts.status), Pushback::None)
+                    }
+                    _ => {
+                        if let Some(throttle) = self.channel.throttle() {
+                            throttle.success();
+                        }
+                        return self.response(head?, deadline, policy.max_decoding_message_size);
+                    }
+                },
+            };
+            let max_decoding = policy.max_decoding_message_size;
+            if !retry_policy.is_retryable(status.code()) {
+                return self.response(head?, deadline, max_decoding);
+            }
+            let throttle = self.channel.throttle();
+            if let Some(throttle) = throttle {
+                throttle.failure();
+            }
+            let retry = attempt + 1;
+            let out_of_attempts = retry >= retry_policy.max_attempts;
+            let throttled = throttle.is_some_and(|t| !t.allows_retry());
+            let delay = match pushback {
+                Pushback::Stop => None,
+                Pushback::After(delay) => Some(delay),
+                Pushback::None => Some(retry::backoff(&retry_policy, retry, retry::random_unit())),
+            };
+            let Some(delay) = delay.filter(|_| !out_of_attempts && !throttled && body.replayable())
+            else {
+                return self.response(head?, deadline, max_decoding);
+            };
+            drop(head);
+            let wait = crate::time::sleep(delay);
+            match &mut deadline {
+                Some(deadline) => {
+                    deadline
+                        .run(async {
+                            wait.await;
+                            Ok(())
+                        })
+                        .await?
+                }
+                None => wait.await,
+            }
+            attempt = retry;
+        }
+    }
+
+    /// One attempt of a call: its request, up to the response head, within the deadline.
+    async fn attempt(
+        &self,
+        path: &PathAndQuery,
+        headers: http::HeaderMap,
+        body: RequestBody,
+        timeout: Option<Duration>,
+        deadline: &mut Option<Deadline>,
+    ) -> Result<(http::response::Parts, ResponseBody), Status> {
+        let call = self.channel.call(path, headers, body, timeout);
+        match deadline {
+            Some(deadline) => deadline.run(call).await,
+            None => call.await,
+        }
+    }
+
+    /// The call's response from its head: a Trailers-Only response's status, or the stream
+    /// of its messages.
+    fn response(
+        &self,
+        (parts, body): (http::response::Parts, ResponseBody),
+        deadline: Option<Deadline>,
+        max_decoding_message_size: usize,
+    ) -> Result<(MetadataMap, ResponseMessages), Status> {
         if parts.status != http::StatusCode::OK {
             return Err(Status::from_http_status(parts.status));
         }
@@ -329,19 +454,27 @@ impl Grpc {
             )));
         }
         // The response's grpc-encoding: one this client accepts, or the name of one it doesn't.
+        let accepted = self.accept_compressed;
         let encoding = match parts.headers.get("grpc-encoding").map(|v| v.to_str()) {
             None | Some(Ok("identity")) => Ok(None),
             Some(Ok(name)) => match CompressionEncoding::from_name(name) {
-                Some(e) if options.accept_compressed.contains(e) => Ok(Some(e)),
+                Some(e) if accepted.contains(e) => Ok(Some(e)),
                 _ => Err(name.to_owned()),
             },
             Some(Err(_)) => Err("(not ASCII)".to_owned()),
         };
         let metadata = MetadataMap::from_headers(parts.headers);
-        let messages =
-            ResponseMessages::new(body, self.max_decoding_message_size, deadline, encoding);
+        let messages = ResponseMessages::new(body, max_decoding_message_size, deadline, encoding);
         Ok((metadata, messages))
     }
+}
+
+/// What applies to one call: see [`Grpc::call_policy`].
+struct CallPolicy {
+    options: CallOptions,
+    max_encoding_message_size: usize,
+    max_decoding_message_size: usize,
+    retry: Option<RetryPolicy>,
 }
 
 /// Reads the one message of a unary response, then its trailers.

@@ -32,6 +32,7 @@ mod tls;
 mod wasi_http;
 mod wasi_io;
 
+use std::cell::Cell;
 use std::fmt;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -47,6 +48,7 @@ use http::{HeaderMap, HeaderValue, Uri};
 pub use tls::{Certificate, ClientTlsConfig, Identity};
 pub(crate) use wasi_io::Readiness;
 
+use crate::service_config::{MethodConfig, ServiceConfig, Throttle};
 use crate::status::Status;
 
 /// A stream of encoded Length-Prefixed-Messages, or the error that stopped producing them.
@@ -153,6 +155,7 @@ pub struct Endpoint {
     keep_alive_interval: Option<Duration>,
     keep_alive_timeout: Duration,
     keep_alive_while_idle: bool,
+    service_config: Option<Rc<ServiceConfig>>,
     #[cfg(feature = "tls-no-roots")]
     tls: Option<tls::TlsConnector>,
 }
@@ -198,6 +201,7 @@ impl Endpoint {
             keep_alive_interval: None,
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             keep_alive_while_idle: false,
+            service_config: None,
             #[cfg(feature = "tls-no-roots")]
             tls: None,
         }
@@ -282,6 +286,17 @@ impl Endpoint {
         Ok(self)
     }
 
+    /// Sets the channel's service config, gRPC's JSON form (see [`ServiceConfig`]): per-method
+    /// timeouts, message size limits and retry policies (gRFC A6), retry throttling, the
+    /// load-balancing policy. As grpc-go's `WithDefaultServiceConfig`.
+    ///
+    /// Errors: those of [`ServiceConfig::from_json`]: `InvalidArgument` naming a malformed
+    /// field, `Unimplemented` for what this build does not have (hedging, `round_robin`).
+    pub fn service_config(mut self, json: &str) -> Result<Self, Status> {
+        self.service_config = Some(Rc::new(ServiceConfig::from_json(json)?));
+        Ok(self)
+    }
+
     /// Picks the transport (default [`Transport::Sockets`]).
     pub fn transport(mut self, transport: Transport) -> Self {
         self.transport = transport;
@@ -316,12 +331,12 @@ impl Endpoint {
     /// [`Endpoint::channel`]) gives a channel whose every call fails with that status.
     pub fn connect_lazy(&self) -> Channel {
         self.channel().unwrap_or_else(|status| Channel {
-            inner: Rc::new(Inner {
-                authority: None,
-                transport: self.transport,
-                connection: Connection::Failed(status),
-                timeout: self.timeout,
-            }),
+            inner: Rc::new(Inner::new(
+                None,
+                self.transport,
+                Connection::Failed(status),
+                self,
+            )),
         })
     }
 
@@ -389,12 +404,12 @@ impl Endpoint {
             missing => return Err(missing_feature(missing)),
         };
         Ok(Channel {
-            inner: Rc::new(Inner {
-                authority: Some(authority),
-                transport: self.transport,
+            inner: Rc::new(Inner::new(
+                Some(authority),
+                self.transport,
                 connection,
-                timeout: self.timeout,
-            }),
+                self,
+            )),
         })
     }
 }
@@ -509,6 +524,35 @@ struct Inner {
     transport: Transport,
     connection: Connection,
     timeout: Option<Duration>,
+    service_config: Option<Rc<ServiceConfig>>,
+    /// The service config's retry throttling, if it has one.
+    throttle: Option<Throttle>,
+    /// The request bytes the channel's calls keep for retries.
+    retry_kept: Rc<Cell<usize>>,
+}
+
+impl Inner {
+    fn new(
+        authority: Option<Authority>,
+        transport: Transport,
+        connection: Connection,
+        endpoint: &Endpoint,
+    ) -> Inner {
+        let service_config = endpoint.service_config.clone();
+        let throttle = service_config
+            .as_ref()
+            .and_then(|c| c.retry_throttling)
+            .map(Throttle::new);
+        Inner {
+            authority,
+            transport,
+            connection,
+            timeout: endpoint.timeout,
+            service_config,
+            throttle,
+            retry_kept: Rc::default(),
+        }
+    }
 }
 
 enum Connection {
@@ -561,6 +605,21 @@ impl Channel {
     /// The deadline every call on this channel gets, if any ([`Endpoint::timeout`]).
     pub(crate) fn default_timeout(&self) -> Option<Duration> {
         self.inner.timeout
+    }
+
+    /// The service config's method config for `path`, if any.
+    pub(crate) fn method_config(&self, path: &str) -> Option<&MethodConfig> {
+        self.inner.service_config.as_ref()?.method_config(path)
+    }
+
+    /// The channel's retry throttling, if its service config sets one.
+    pub(crate) fn throttle(&self) -> Option<&Throttle> {
+        self.inner.throttle.as_ref()
+    }
+
+    /// The count of request bytes the channel's calls keep for retries.
+    pub(crate) fn retry_kept(&self) -> Rc<Cell<usize>> {
+        self.inner.retry_kept.clone()
     }
 
     /// Sends one call: the request headers (`metadata` plus the protocol headers of

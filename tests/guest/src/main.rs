@@ -8,7 +8,8 @@
 //! `TLS_CA` (a CA to trust, PEM text), `TLS_CERT` and `TLS_KEY` (a client identity, PEM text),
 //! `TLS_DOMAIN` (the name to check) and `TLS_ASSUME_H2` (set: accept a server that selects no
 //! ALPN protocol) make its `ClientTlsConfig`; `RUNTIME=tokio` runs the scenario in a tokio
-//! runtime instead of `grpc_wasi::block_on`. Prints one line: `ok: DETAILS`
+//! runtime instead of `grpc_wasi::block_on`; `SERVICE_CONFIG` is the channel's service config
+//! (JSON). Prints one line: `ok: DETAILS`
 //! when the scenario's checks passed, `status: CODE MESSAGE` when a call failed with a status
 //! (`CODE` is the number) and `check failed: WHAT` when a reply was not what the scenario
 //! expected. The host-side tests assert on that line. Exit code 0 unless the arguments are wrong.
@@ -115,6 +116,9 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
     }
     if let Some(tls) = tls_config() {
         endpoint = endpoint.tls_config(tls)?;
+    }
+    if let Ok(config) = std::env::var("SERVICE_CONFIG") {
+        endpoint = endpoint.service_config(&config)?;
     }
     let channel = match std::env::var("CONNECT").as_deref() {
         Ok("lazy") => endpoint.connect_lazy(),
@@ -382,6 +386,37 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
             Ok(format!("reply {:?}", call_fault(&mut grpc, "pings").await?))
         }
         "tasks" => tasks(&mut client).await?,
+        "say" => {
+            // One unary call of MESSAGE (a hook of the echo server's, say).
+            let message = std::env::var("MESSAGE").unwrap_or_default();
+            let reply = client.unary_echo(request(message)).await?.into_inner();
+            Ok(format!("reply {:?}", reply.message))
+        }
+        "say-stream" => {
+            // One client-streaming call of the `|`-separated MESSAGES.
+            let messages = std::env::var("MESSAGES").unwrap_or_default();
+            let requests: Vec<EchoRequest> = messages.split('|').map(request).collect();
+            let stream = futures::stream::iter(requests);
+            let reply = client.client_streaming_echo(stream).await?.into_inner();
+            Ok(format!("reply {:?}", reply.message))
+        }
+        "listen" => {
+            // One server-streaming call of MESSAGE: the replies, then how it ended.
+            let message = std::env::var("MESSAGE").unwrap_or_default();
+            let mut stream = client
+                .server_streaming_echo(request(message))
+                .await?
+                .into_inner();
+            let mut replies = Vec::new();
+            let end = loop {
+                match stream.message().await {
+                    Ok(Some(reply)) => replies.push(reply.message),
+                    Ok(None) => break "end".to_owned(),
+                    Err(status) => break format!("{:?} {}", status.code(), status.message()),
+                }
+            };
+            Ok(format!("replies {replies:?}, then {end}"))
+        }
         "timers" => timers(&mut client).await?,
         "in-flight" => {
             // A call the server answers after N ms (the test stops the server meanwhile).
