@@ -23,6 +23,7 @@
 //! | `push` | tries to push a response (PUSH_PROMISE) and answers `push=sent`, or `push=refused` when the client's SETTINGS_ENABLE_PUSH is 0 |
 //! | `unread` | answers `ok` at once, without reading the request body, and keeps the request side of the stream open for 60 s |
 //! | `stall` | stops serving the connection for 60 s at once, without reading the request: what the client writes backs up into TCP once the server's windows ([`Windows`]) allow it |
+//! | `refuse-first` | the first such call on a connection: RST_STREAM `REFUSED_STREAM` at once (the server never processed it); the next ones answer as `ok` |
 //!
 //! Anything else answers `grpc-status: 12` (Unimplemented). Every fault but `unread` and
 //! `stall` reads the whole request first.
@@ -149,15 +150,24 @@ async fn serve_connection(socket: ServerIo, config: Config) {
         return;
     };
     let (actions, mut requested) = mpsc::unbounded_channel();
+    let mut refused = false;
     loop {
         tokio::select! {
             accepted = connection.accept() => match accepted {
-                Some(Ok((request, respond))) => {
+                Some(Ok((request, mut respond))) => {
                     let actions = actions.clone();
                     let pings = pings.clone();
+                    let named = request.uri().path().rsplit('/').next().unwrap_or("");
+                    let mut fault = config.every_call.unwrap_or(named).to_owned();
+                    if fault == "refuse-first" {
+                        if !refused {
+                            refused = true;
+                            respond.send_reset(Reason::REFUSED_STREAM);
+                            continue;
+                        }
+                        fault = "ok".to_owned();
+                    }
                     tokio::spawn(async move {
-                        let named = request.uri().path().rsplit('/').next().unwrap_or("");
-                        let fault = config.every_call.unwrap_or(named).to_owned();
                         answer(&fault, request.into_body(), respond, actions, &pings).await;
                     });
                 }

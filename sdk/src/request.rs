@@ -24,6 +24,7 @@ pub struct Request<T> {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct CallOptions {
     pub(crate) timeout: Option<Duration>,
+    pub(crate) wait_for_ready: Option<bool>,
     pub(crate) send_compressed: Option<CompressionEncoding>,
     pub(crate) accept_compressed: EncodingSet,
 }
@@ -62,6 +63,16 @@ impl<T> Request<T> {
     /// The timeout set with [`Request::set_timeout`].
     pub fn timeout(&self) -> Option<Duration> {
         self.options.timeout
+    }
+
+    /// Makes the call wait for a connection, within its deadline, when the channel has none
+    /// (its last connection attempt failed and the connection backoff has not passed), instead
+    /// of failing at once with the last connect error, as grpc-go's `WaitForReady(true)` call
+    /// option. Overrides the service config's `waitForReady`. A refused grant
+    /// (`PermissionDenied`) still fails at once. On the `wasi:http` transports the host owns
+    /// the connections, so this changes nothing there.
+    pub fn set_wait_for_ready(&mut self, wait_for_ready: bool) {
+        self.options.wait_for_ready = Some(wait_for_ready);
     }
 
     /// Compresses this call's request messages with `encoding` (sent as `grpc-encoding`),

@@ -67,6 +67,13 @@ pub(crate) fn check_reactor() -> Result<(), Status> {
     Ok(())
 }
 
+/// A uniformly random number in [0, 1), from `wasi:random/insecure` (backoff jitter needs no
+/// secret).
+pub(crate) fn random_unit() -> f64 {
+    let bits = wasip2::random::insecure::get_insecure_random_u64() >> 11;
+    bits as f64 / (1u64 << 53) as f64
+}
+
 /// Runs `future` in the background on the current reactor; dropping the returned task cancels
 /// it. Must be called inside [`block_on`].
 pub(crate) fn spawn<F>(future: F) -> wstd::runtime::Task<F::Output>

@@ -399,3 +399,13 @@ fn a_guest_exits_after_a_server_answered_without_taking_the_request() {
         );
     }
 }
+
+#[test]
+fn a_refused_stream_is_sent_again_once_transparently() {
+    // The server refuses the first stream with REFUSED_STREAM (it never processed it): the
+    // call is made again at once, without a retry policy (gRFC A6, transparent retry).
+    assert_eq!(fault("refuse-first", None), r#"ok: reply "ok""#);
+    // A server that refuses every stream: one transparent retry, then the refusal.
+    let refused = fault("reset-7", None);
+    assert_eq!(code_of(&refused), 14, "{refused}");
+}

@@ -1,9 +1,12 @@
 //! Retries per gRFC A6 against the tonic echo server's `fail:` hooks (a server that fails a
 //! tag's first N calls on purpose, with a code and a pushback of its choice, and reports the
 //! calls and `grpc-previous-rpc-attempts` it saw), with the policy in the channel's service
-//! config.
+//! config; and the connection backoff and wait-for-ready calls against a server that is not
+//! up.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
 
 use grpc_wasi_e2e::{Mode, run_scenario};
 use grpc_wasi_harness::echo_server;
@@ -203,4 +206,111 @@ fn a_malformed_service_config_fails_the_channel_with_the_field_named() {
         "status: 3 service config: methodConfig[0].retryPolicy.maxAttempts: must be an integer \
          greater than 1, got 1"
     );
+}
+
+/// A listener on a free port of 127.0.0.1 that accepts connections and closes them at once
+/// (a server that is not up), recording when each came.
+fn closing_listener() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<Instant>>>,
+) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            seen.lock().unwrap().push(Instant::now());
+            drop(stream);
+        }
+    });
+    (addr, accepted)
+}
+
+#[test]
+fn connection_attempts_back_off_as_the_connection_backoff_protocol_says() {
+    let (addr, accepted) = closing_listener();
+    let uri = format!("http://{addr}");
+    // A wait-for-ready call keeps trying to connect until its 5 s deadline.
+    let env = [
+        ("CONNECT", "lazy"),
+        ("WAIT_FOR_READY", "1"),
+        ("TIMEOUT_MS", "5000"),
+        ("MESSAGE", "x"),
+    ];
+    let out = run_scenario(
+        Mode::Sockets,
+        &[&uri, "say"],
+        &env,
+        Mode::Sockets.grant(addr),
+    );
+    assert!(out.starts_with("status: 4 "), "{out}");
+    let times = accepted.lock().unwrap().clone();
+    let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    // Attempts at 0 s, then 1 s, 1.6 s and 2.56 s apart, each ± 20 %, while within 5 s: two
+    // or three gaps, as the jitter falls.
+    assert!((2..=3).contains(&gaps.len()), "{gaps:?}");
+    let within = |gap: &Duration, base: f64| {
+        let secs = gap.as_secs_f64();
+        secs >= base * 0.8 && secs <= base * 1.2 + 0.2
+    };
+    let bases = [1.0, 1.6, 2.56];
+    assert!(
+        gaps.iter().zip(bases).all(|(gap, base)| within(gap, base)),
+        "{gaps:?}"
+    );
+}
+
+#[test]
+fn inside_the_backoff_a_call_fails_at_once_with_the_last_connect_error() {
+    let (addr, accepted) = closing_listener();
+    let uri = format!("http://{addr}");
+    let env = [("CONNECT", "lazy")];
+    let out = run_scenario(
+        Mode::Sockets,
+        &[&uri, "fail-fast"],
+        &env,
+        Mode::Sockets.grant(addr),
+    );
+    assert_eq!(out, "ok: both Some(Unavailable)");
+    assert_eq!(accepted.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn a_wait_for_ready_call_succeeds_when_the_server_comes_up() {
+    // A free port, with nothing on it for 2.5 s.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let later = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(2500));
+        echo_server::start(addr).unwrap()
+    });
+    let uri = format!("http://{addr}");
+    let env = [
+        ("CONNECT", "lazy"),
+        ("WAIT_FOR_READY", "1"),
+        ("TIMEOUT_MS", "10000"),
+        ("MESSAGE", "up"),
+    ];
+    let out = run_scenario(
+        Mode::Sockets,
+        &[&uri, "say"],
+        &env,
+        Mode::Sockets.grant(addr),
+    );
+    let _server = later.join().unwrap();
+    assert_eq!(out, r#"ok: reply "up""#);
+    // Without waiting for ready, the same call fails at once.
+    let (addr, _) = closing_listener();
+    let uri = format!("http://{addr}");
+    let env = [("CONNECT", "lazy"), ("MESSAGE", "up")];
+    let out = run_scenario(
+        Mode::Sockets,
+        &[&uri, "say"],
+        &env,
+        Mode::Sockets.grant(addr),
+    );
+    assert!(out.starts_with("status: 14 "), "{out}");
 }

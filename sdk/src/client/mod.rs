@@ -175,6 +175,9 @@ impl Grpc {
         CallPolicy {
             options: CallOptions {
                 timeout,
+                wait_for_ready: call
+                    .wait_for_ready
+                    .or(config.and_then(|c| c.wait_for_ready)),
                 send_compressed: call.send_compressed.or(self.send_compressed),
                 accept_compressed: call.accept_compressed.union(self.accept_compressed),
             },
@@ -321,6 +324,7 @@ impl Grpc {
     ) -> Result<(MetadataMap, ResponseMessages), Status> {
         let options = policy.options;
         let timeout = options.timeout;
+        let limits = (timeout, options.wait_for_ready.unwrap_or(false));
         let mut headers = metadata.into_headers();
         if let Some(encoding) = options.send_compressed {
             headers.insert("grpc-encoding", HeaderValue::from_static(encoding.as_str()));
@@ -337,14 +341,19 @@ impl Grpc {
             headers.insert("grpc-timeout", value);
             deadline = Some(Deadline::after(timeout));
         }
-        let Some(retry_policy) = policy.retry else {
+        // A request stream is kept for another attempt only under a retry policy; one message
+        // always is (it costs a reference count).
+        let replayable = policy.retry.is_some() || matches!(body, RequestBody::Once(_));
+        if !replayable {
             let head = self
-                .attempt(path, headers, body, timeout, &mut deadline)
+                .attempt(path, headers, body, limits, &mut deadline)
                 .await;
-            return self.response(head?, deadline, policy.max_decoding_message_size);
-        };
+            return response(head?, deadline, &policy);
+        }
         let body = ReplayBody::new(body, self.channel.retry_kept());
-        let mut attempt = 0u32;
+        // Attempts counted against maxAttempts; every stream sent, transparent retries too.
+        let (mut attempt, mut sent) = (0u32, 0u32);
+        let mut transparent_retry = true;
         loop {
             let mut attempt_headers = headers.clone();
             if attempt > 0 {
@@ -354,11 +363,24 @@ impl Grpc {
                 .attempt(
                     path,
                     attempt_headers,
-                    body.attempt(attempt),
-                    timeout,
+                    body.attempt(sent),
+                    limits,
                     &mut deadline,
                 )
                 .await;
+            sent += 1;
+            // A6's transparent retry: a stream the server never processed (REFUSED_STREAM, or
+            // refused by a graceful GOAWAY) is sent again once, at once, not as an attempt.
+            if let Err(status) = &head
+                && transparent_retry
+                && crate::transport::never_processed(status)
+            {
+                transparent_retry = false;
+                continue;
+            }
+            let Some(retry_policy) = &policy.retry else {
+                return response(head?, deadline, &policy);
+            };
             // Uncommitted failures: an error before the response headers, or a Trailers-Only
             // response with a status (A6: both may be retried).
             let (status, pushback) = match &head {
@@ -374,13 +396,12 @@ impl Grpc {
                         if let Some(throttle) = self.channel.throttle() {
                             throttle.success();
                         }
-                        return self.response(head?, deadline, policy.max_decoding_message_size);
+                        return response(head?, deadline, &policy);
                     }
                 },
             };
-            let max_decoding = policy.max_decoding_message_size;
             if !retry_policy.is_retryable(status.code()) {
-                return self.response(head?, deadline, max_decoding);
+                return response(head?, deadline, &policy);
             }
             let throttle = self.channel.throttle();
             if let Some(throttle) = throttle {
@@ -392,11 +413,15 @@ impl Grpc {
             let delay = match pushback {
                 Pushback::Stop => None,
                 Pushback::After(delay) => Some(delay),
-                Pushback::None => Some(retry::backoff(&retry_policy, retry, retry::random_unit())),
+                Pushback::None => Some(retry::backoff(
+                    retry_policy,
+                    retry,
+                    crate::runtime::random_unit(),
+                )),
             };
             let Some(delay) = delay.filter(|_| !out_of_attempts && !throttled && body.replayable())
             else {
-                return self.response(head?, deadline, max_decoding);
+                return response(head?, deadline, &policy);
             };
             drop(head);
             let wait = crate::time::sleep(delay);
@@ -421,52 +446,54 @@ impl Grpc {
         path: &PathAndQuery,
         headers: http::HeaderMap,
         body: RequestBody,
-        timeout: Option<Duration>,
+        (timeout, wait_for_ready): (Option<Duration>, bool),
         deadline: &mut Option<Deadline>,
     ) -> Result<(http::response::Parts, ResponseBody), Status> {
-        let call = self.channel.call(path, headers, body, timeout);
+        let call = self
+            .channel
+            .call(path, headers, body, timeout, wait_for_ready);
         match deadline {
             Some(deadline) => deadline.run(call).await,
             None => call.await,
         }
     }
+}
 
-    /// The call's response from its head: a Trailers-Only response's status, or the stream
-    /// of its messages.
-    fn response(
-        &self,
-        (parts, body): (http::response::Parts, ResponseBody),
-        deadline: Option<Deadline>,
-        max_decoding_message_size: usize,
-    ) -> Result<(MetadataMap, ResponseMessages), Status> {
-        if parts.status != http::StatusCode::OK {
-            return Err(Status::from_http_status(parts.status));
-        }
-        if let Some(status) = Status::from_header_map(&parts.headers) {
-            // Trailers-Only: the headers carry the status and there is no body.
-            let metadata = status.metadata().clone();
-            return Ok((metadata, ResponseMessages::trailers_only(status, deadline)));
-        }
-        let content_type = parts.headers.get(http::header::CONTENT_TYPE);
-        if !content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/grpc")) {
-            return Err(Status::unknown(format!(
-                "the server answered with content-type {content_type:?}, not application/grpc"
-            )));
-        }
-        // The response's grpc-encoding: one this client accepts, or the name of one it doesn't.
-        let accepted = self.accept_compressed;
-        let encoding = match parts.headers.get("grpc-encoding").map(|v| v.to_str()) {
-            None | Some(Ok("identity")) => Ok(None),
-            Some(Ok(name)) => match CompressionEncoding::from_name(name) {
-                Some(e) if accepted.contains(e) => Ok(Some(e)),
-                _ => Err(name.to_owned()),
-            },
-            Some(Err(_)) => Err("(not ASCII)".to_owned()),
-        };
-        let metadata = MetadataMap::from_headers(parts.headers);
-        let messages = ResponseMessages::new(body, max_decoding_message_size, deadline, encoding);
-        Ok((metadata, messages))
+/// The call's response from its head: a Trailers-Only response's status, or the stream of its
+/// messages, decoded as `policy` says (its size limit, the encodings the call accepts).
+fn response(
+    (parts, body): (http::response::Parts, ResponseBody),
+    deadline: Option<Deadline>,
+    policy: &CallPolicy,
+) -> Result<(MetadataMap, ResponseMessages), Status> {
+    if parts.status != http::StatusCode::OK {
+        return Err(Status::from_http_status(parts.status));
     }
+    if let Some(status) = Status::from_header_map(&parts.headers) {
+        // Trailers-Only: the headers carry the status and there is no body.
+        let metadata = status.metadata().clone();
+        return Ok((metadata, ResponseMessages::trailers_only(status, deadline)));
+    }
+    let content_type = parts.headers.get(http::header::CONTENT_TYPE);
+    if !content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/grpc")) {
+        return Err(Status::unknown(format!(
+            "the server answered with content-type {content_type:?}, not application/grpc"
+        )));
+    }
+    // The response's grpc-encoding: one this call accepts, or the name of one it doesn't.
+    let accepted = policy.options.accept_compressed;
+    let encoding = match parts.headers.get("grpc-encoding").map(|v| v.to_str()) {
+        None | Some(Ok("identity")) => Ok(None),
+        Some(Ok(name)) => match CompressionEncoding::from_name(name) {
+            Some(e) if accepted.contains(e) => Ok(Some(e)),
+            _ => Err(name.to_owned()),
+        },
+        Some(Err(_)) => Err("(not ASCII)".to_owned()),
+    };
+    let metadata = MetadataMap::from_headers(parts.headers);
+    let max = policy.max_decoding_message_size;
+    let messages = ResponseMessages::new(body, max, deadline, encoding);
+    Ok((metadata, messages))
 }
 
 /// What applies to one call: see [`Grpc::call_policy`].

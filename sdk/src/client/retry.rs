@@ -64,12 +64,6 @@ pub(crate) fn backoff(policy: &RetryPolicy, retry: u32, random: f64) -> Duration
     policy.backoff_bound(retry).mul_f64(random.clamp(0.0, 1.0))
 }
 
-/// A uniformly random number in [0, 1), from `wasi:random/insecure` (jitter needs no secret).
-pub(crate) fn random_unit() -> f64 {
-    let bits = wasip2::random::insecure::get_insecure_random_u64() >> 11;
-    bits as f64 / (1u64 << 53) as f64
-}
-
 /// A request body that every attempt of a call can send.
 pub(crate) enum ReplayBody {
     /// One message, sent again as it is.

@@ -223,16 +223,16 @@ impl Endpoint {
     /// Bounds the opening of each connection of the [`Transport::Sockets`] transport (name
     /// lookup, TCP connect, TLS handshake for `https://`, and the HTTP/2 handshake up to the
     /// server's SETTINGS, by [`Endpoint::connect`] or, after the connection closed, by a call)
-    /// to `timeout` (default: none, so a server that does not answer keeps it waiting as long
-    /// as the host's TCP connect does, minutes on Linux, and one that accepts TCP but never
-    /// speaks HTTP/2 keeps it waiting for ever). A call is bounded by its deadline
-    /// ([`Request::set_timeout`](crate::Request::set_timeout), [`Endpoint::timeout`]); a call
-    /// with neither a deadline nor a connect timeout is bounded only by keepalive, if set
-    /// ([`Endpoint::http2_keep_alive_interval`]), once its connection is open. As
-    /// tonic's `Endpoint::connect_timeout` (the gRPC spec leaves connect timeouts to clients).
-    /// A connection not open in time fails the connect, or the call, with `Unavailable`
-    /// ("no connection to HOST:PORT within the connect timeout"). The `wasi:http` transports
-    /// leave connecting to the host.
+    /// to `timeout` (default 20 s, the `MIN_CONNECT_TIMEOUT` of gRPC's connection-backoff
+    /// document, so a server that does not answer, or accepts TCP but never speaks HTTP/2,
+    /// fails the attempt then). As tonic's `Endpoint::connect_timeout`. A connection not open
+    /// in time fails the connect, or the call, with `Unavailable` ("no connection to HOST:PORT
+    /// within the connect timeout"), and the next attempt waits for the connection backoff
+    /// (1 s, then ×1.6 up to 120 s, ±20 %; see [`Request::set_wait_for_ready`]). A call is
+    /// also bounded by its deadline ([`Request::set_timeout`](crate::Request::set_timeout),
+    /// [`Endpoint::timeout`]). The `wasi:http` transports leave connecting to the host.
+    ///
+    /// [`Request::set_wait_for_ready`]: crate::Request::set_wait_for_ready
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self
@@ -317,7 +317,7 @@ impl Endpoint {
         let channel = self.channel()?;
         #[cfg(feature = "sockets")]
         if let Connection::H2(connection) = &channel.inner.connection {
-            connection.ready().await?;
+            connection.ready(false).await?;
         }
         Ok(channel)
     }
@@ -393,7 +393,7 @@ impl Endpoint {
                     Some(tls) => connection.with_tls(tls),
                     None => connection,
                 };
-                Connection::H2(connection)
+                Connection::H2(Box::new(connection))
             }
             #[cfg(feature = "wasi-http")]
             Transport::WasiHttp | Transport::GrpcWeb => Connection::WasiHttp {
@@ -456,6 +456,25 @@ impl TryFrom<Uri> for Endpoint {
     }
 }
 
+/// True if `status` says the server never processed the call's stream, so sending it again
+/// cannot repeat its effects (gRFC A6, "Transparent Retry"): the server refused it with
+/// RST_STREAM `REFUSED_STREAM` (RFC 9113 §8.7), or a graceful GOAWAY (`NO_ERROR`) came with a
+/// last stream ID below it.
+pub(crate) fn never_processed(status: &Status) -> bool {
+    #[cfg(feature = "sockets")]
+    if let Some(e) = std::error::Error::source(status).and_then(|e| e.downcast_ref::<::h2::Error>())
+    {
+        return e.is_remote()
+            && match e.reason() {
+                Some(::h2::Reason::REFUSED_STREAM) => !e.is_go_away(),
+                Some(::h2::Reason::NO_ERROR) => e.is_go_away(),
+                _ => false,
+            };
+    }
+    let _ = status;
+    false
+}
+
 /// The error for a transport this build of grpc-wasi does not include.
 #[allow(dead_code)]
 fn missing_feature(transport: Transport) -> Status {
@@ -498,8 +517,11 @@ fn parse_uri(uri: Uri) -> Result<Uri, Status> {
 /// server closes the connection (it restarts, or sends GOAWAY), the next call opens a new one
 /// to the same address, as tonic's channel does. Calls in flight on the old connection fail
 /// with `Unavailable` (after a GOAWAY, those the server had accepted run to their end), and a
-/// call that cannot open the new one fails with the connect error (no backoff: the call after
-/// it tries again). Over the
+/// call that cannot open the new one fails with the connect error. Failed attempts back off as
+/// gRPC's connection-backoff document says (1 s, then ×1.6 up to 120 s, ±20 %): until the next
+/// attempt, calls fail at once with the last connect error, and wait-for-ready calls
+/// ([`Request::set_wait_for_ready`](crate::Request::set_wait_for_ready)) wait for it. Calls are
+/// retried only under a service config's retry policy ([`Endpoint::service_config`]). Over the
 /// `wasi:http` transports each call is a request the host sends on connections it manages.
 /// Cheap to clone (clones share the connection). Not `Send`: guests are single-threaded.
 ///
@@ -558,7 +580,7 @@ impl Inner {
 enum Connection {
     #[cfg(feature = "sockets")]
     /// HTTP/2 over TCP (h2c), or over TLS in the guest.
-    H2(reconnect::Reconnect),
+    H2(Box<reconnect::Reconnect>),
     #[cfg(feature = "wasi-http")]
     WasiHttp {
         /// `https://`: the host makes the TLS connection.
@@ -631,6 +653,7 @@ impl Channel {
         metadata: HeaderMap,
         body: RequestBody,
         timeout: Option<Duration>,
+        wait_for_ready: bool,
     ) -> Result<(http::response::Parts, ResponseBody), Status> {
         let mut headers = metadata;
         headers.insert("user-agent", HeaderValue::from_static(USER_AGENT));
@@ -657,12 +680,14 @@ impl Channel {
                 *request.method_mut() = http::Method::POST;
                 *request.uri_mut() = uri;
                 *request.headers_mut() = headers;
-                let ready = connection.ready().await?;
+                let ready = connection.ready(wait_for_ready).await?;
                 let (parts, body) = h2::call(ready, request, body).await?;
                 Ok((parts, ResponseBody::H2(body)))
             }
             #[cfg(feature = "wasi-http")]
             Connection::WasiHttp { https, web } => {
+                // The host owns the connections: there is nothing to wait for here.
+                let _ = wait_for_ready;
                 if *web {
                     let content_type =
                         HeaderValue::from_static(crate::codec::grpc_web::CONTENT_TYPE);

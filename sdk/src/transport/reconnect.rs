@@ -6,13 +6,18 @@
 //! new connection to the same host and port, and is made on it. Calls that find the
 //! connection closed while another call is opening the new one wait for it rather than open
 //! their own. If the new connection cannot be opened, that call fails with the connect error
-//! (`Unavailable`, or `PermissionDenied`), and the call after it tries again: there is no
-//! backoff and no retry of a call. Calls in flight when the connection closed fail with
-//! `Unavailable` (see `status_from_h2`); after a GOAWAY, those the server had accepted (up to
-//! its last stream ID) run to their end on the old connection.
+//! (`Unavailable`, or `PermissionDenied`), and the next attempt to connect waits for a backoff,
+//! as gRPC's "Connection Backoff Protocol" (`doc/connection-backoff.md`) says: 1 s after the
+//! first failure, then 1.6 times longer each time up to 120 s, each with ±20 % jitter, every
+//! attempt given at least 20 s to connect. Until the backoff has passed, calls fail at once
+//! with the last connect error (the channel is in TRANSIENT_FAILURE), except wait-for-ready
+//! calls, which wait for the next attempt, within their deadline. A connection that opens
+//! ends the backoff. Calls in flight when the connection closed fail with `Unavailable` (see
+//! `status_from_h2`); after a GOAWAY, those the server had accepted (up to its last stream
+//! ID) run to their end on the old connection.
 
 use std::cell::RefCell;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
@@ -22,8 +27,46 @@ use super::stream::ConnectionIo;
 use super::tcp;
 #[cfg(feature = "tls-no-roots")]
 use super::tls::TlsTarget;
-use crate::runtime::Deadline;
-use crate::status::Status;
+use crate::runtime::{Deadline, random_unit};
+use crate::status::{Code, Status};
+
+/// The backoff after the first failed connection attempt (connection-backoff.md).
+const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
+/// How much longer each next backoff is.
+const MULTIPLIER: f64 = 1.6;
+/// The random share of a backoff, either way.
+const JITTER: f64 = 0.2;
+/// The longest backoff.
+const MAX_BACKOFF: Duration = Duration::from_secs(120);
+/// The least time a connection attempt is given (`MIN_CONNECT_TIMEOUT`), unless
+/// `Endpoint::connect_timeout` sets another.
+pub(crate) const MIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The state after failed connection attempts.
+struct Backoff {
+    /// The backoff that last applied, before jitter.
+    current: Duration,
+    /// When the next attempt may be made.
+    retry_at: Instant,
+    /// The error of the last attempt, which calls fail with until `retry_at`.
+    error: Status,
+}
+
+impl Backoff {
+    /// The backoff after a failed attempt, following `previous` (none after a success).
+    fn after(previous: Option<&Backoff>, error: Status) -> Backoff {
+        let current = match previous {
+            None => INITIAL_BACKOFF,
+            Some(b) => b.current.mul_f64(MULTIPLIER).min(MAX_BACKOFF),
+        };
+        let jitter = (random_unit() * 2.0 - 1.0) * JITTER;
+        Backoff {
+            current,
+            retry_at: Instant::now() + current.mul_f64(1.0 + jitter),
+            error,
+        }
+    }
+}
 
 /// The HTTP/2 connection of a channel to `host:port`, opened when first needed and again
 /// after it closed.
@@ -42,6 +85,8 @@ pub(crate) struct Reconnect {
     current: RefCell<Option<(H2Connection, u64)>>,
     /// Held while a connection is opened: one at a time.
     opening: Mutex<()>,
+    /// Set while connection attempts are failing.
+    backoff: RefCell<Option<Backoff>>,
 }
 
 impl Reconnect {
@@ -62,6 +107,7 @@ impl Reconnect {
             tls: None,
             current: RefCell::new(None),
             opening: Mutex::new(()),
+            backoff: RefCell::new(None),
         }
     }
 
@@ -83,11 +129,14 @@ impl Reconnect {
 
     /// The connection, once it may open a stream (h2 waits while the server's limit of
     /// concurrent streams is reached). A connection that is closed, or not opened yet, is
-    /// opened first ([`Reconnect::open`]).
+    /// opened first ([`Reconnect::open`]), once the connection backoff allows; until then a
+    /// call fails with the last connect error, and a `wait_for_ready` one waits (see the
+    /// module docs).
     ///
     /// Errors: those of [`Reconnect::open`]; `Unavailable` when the new connection closed
-    /// before it took the stream.
-    pub(crate) async fn ready(&self) -> Result<H2Connection, Status> {
+    /// before it took the stream. A `wait_for_ready` call gets only `PermissionDenied` (a
+    /// grant does not come later), and otherwise waits: its deadline ends it.
+    pub(crate) async fn ready(&self, wait_for_ready: bool) -> Result<H2Connection, Status> {
         let current = self.current.borrow().as_ref().map(|(c, g)| (c.ready(), *g));
         let mut seen = None;
         if let Some((ready, generation)) = current {
@@ -97,31 +146,72 @@ impl Reconnect {
                 Err(_) => seen = Some(generation),
             }
         }
-        let opening = self.opening.lock().await;
-        // Another call may have opened a new one while this one waited.
-        let now = self
-            .current
-            .borrow()
-            .as_ref()
-            .filter(|(_, g)| Some(*g) != seen)
-            .map(|(c, _)| c.ready());
-        let ready = match now {
-            Some(ready) => ready,
-            None => {
-                let connection = self.open().await?;
-                let ready = connection.ready();
-                let generation = seen.map_or(0, |generation| generation + 1);
-                *self.current.borrow_mut() = Some((connection, generation));
-                ready
+        let ready = loop {
+            self.wait_for_backoff(wait_for_ready).await?;
+            let opening = self.opening.lock().await;
+            // Another call may have opened a new one while this one waited.
+            let now = self
+                .current
+                .borrow()
+                .as_ref()
+                .filter(|(_, g)| Some(*g) != seen)
+                .map(|(c, _)| c.ready());
+            if let Some(ready) = now {
+                break ready;
+            }
+            // Another call's attempt may have failed while this one waited for the lock.
+            if self.in_backoff() {
+                continue;
+            }
+            match self.open().await {
+                Ok(connection) => {
+                    self.backoff.replace(None);
+                    let ready = connection.ready();
+                    let generation = seen.map_or(0, |generation| generation + 1);
+                    *self.current.borrow_mut() = Some((connection, generation));
+                    break ready;
+                }
+                Err(error) => {
+                    let next = Backoff::after(self.backoff.borrow().as_ref(), error.clone());
+                    self.backoff.replace(Some(next));
+                    drop(opening);
+                    if !wait_for_ready || error.code() == Code::PermissionDenied {
+                        return Err(error);
+                    }
+                }
             }
         };
-        drop(opening);
         ready.await.map_err(status_from_h2)
     }
 
+    /// True while the backoff after a failed attempt has not passed.
+    fn in_backoff(&self) -> bool {
+        self.backoff
+            .borrow()
+            .as_ref()
+            .is_some_and(|b| Instant::now() < b.retry_at)
+    }
+
+    /// Returns once a connection attempt may be made: at once outside a backoff; in one, for
+    /// a `wait_for_ready` call, when it has passed.
+    ///
+    /// Errors: in a backoff, the last connect error, for a call that does not wait for ready.
+    async fn wait_for_backoff(&self, wait_for_ready: bool) -> Result<(), Status> {
+        let (retry_at, error) = match self.backoff.borrow().as_ref() {
+            Some(b) if Instant::now() < b.retry_at => (b.retry_at, b.error.clone()),
+            _ => return Ok(()),
+        };
+        if !wait_for_ready || error.code() == Code::PermissionDenied {
+            return Err(error);
+        }
+        crate::time::sleep_until(retry_at).await;
+        Ok(())
+    }
+
     /// Opens a connection: resolves the host, connects over TCP, makes the TLS connection
-    /// (`https://`) and performs the HTTP/2 handshake, within the connect timeout if there is
-    /// one.
+    /// (`https://`) and performs the HTTP/2 handshake, within the connect timeout (20 s,
+    /// connection-backoff.md's `MIN_CONNECT_TIMEOUT`, unless `Endpoint::connect_timeout` sets
+    /// another).
     ///
     /// Errors: `Unavailable` when the name does not resolve, the server cannot be reached,
     /// the TLS handshake fails (see `tls.rs`), or not within the connect timeout;
@@ -137,9 +227,7 @@ impl Reconnect {
             }
             handshake(ConnectionIo::tcp(tcp), self.keepalive).await
         };
-        let Some(timeout) = self.connect_timeout else {
-            return open.await;
-        };
+        let timeout = self.connect_timeout.unwrap_or(MIN_CONNECT_TIMEOUT);
         let mut deadline = Deadline::after(timeout);
         let expired = async {
             deadline.elapsed().await;

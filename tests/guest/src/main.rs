@@ -387,10 +387,43 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
         }
         "tasks" => tasks(&mut client).await?,
         "say" => {
-            // One unary call of MESSAGE (a hook of the echo server's, say).
+            // One unary call of MESSAGE (a hook of the echo server's, say), waiting for ready
+            // with WAIT_FOR_READY set, within TIMEOUT_MS if set.
             let message = std::env::var("MESSAGE").unwrap_or_default();
-            let reply = client.unary_echo(request(message)).await?.into_inner();
+            let mut call = Request::new(request(message));
+            if std::env::var("WAIT_FOR_READY").is_ok() {
+                call.set_wait_for_ready(true);
+            }
+            if let Some(timeout) = env_ms("TIMEOUT_MS") {
+                call.set_timeout(timeout);
+            }
+            let reply = client.unary_echo(call).await?.into_inner();
             Ok(format!("reply {:?}", reply.message))
+        }
+        "fail-fast" => {
+            // Two calls to a server that cannot be reached: the second, inside the connection
+            // backoff, fails at once with the first one's error.
+            let first = client.unary_echo(request("x")).await.map(|_| ());
+            let start = grpc_wasi::time::Instant::now();
+            let second = client.unary_echo(request("x")).await.map(|_| ());
+            let took = start.elapsed();
+            let same = first
+                .as_ref()
+                .err()
+                .map(|s| (s.code(), s.message().to_owned()))
+                == second
+                    .as_ref()
+                    .err()
+                    .map(|s| (s.code(), s.message().to_owned()));
+            check(same && first.is_err(), || {
+                format!("{first:?} then {second:?}")
+            })
+            .and_then(|()| {
+                check(took < Duration::from_millis(200), || {
+                    format!("took {took:?}")
+                })
+            })
+            .map(|()| format!("both {:?}", first.err().map(|s| s.code())))
         }
         "say-stream" => {
             // One client-streaming call of the `|`-separated MESSAGES.
