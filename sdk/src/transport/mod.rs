@@ -591,6 +591,47 @@ enum Connection {
     /// An endpoint [`Endpoint::connect_lazy`] could not make a channel of: every call fails
     /// with this status.
     Failed(Status),
+    /// Several channels, calls spread over them round-robin ([`Channel::balance_list`]).
+    Balanced(Balancer),
+}
+
+/// gRPC's `round_robin` over a static list of channels (gRFC A61's sibling policy, as grpc-go's
+/// `roundrobin` balancer): each call goes to the next channel that is not in TRANSIENT_FAILURE
+/// (its connection backoff running); a channel whose connection cannot be opened is left out
+/// until its backoff has passed, then tried again.
+struct Balancer {
+    channels: Vec<Channel>,
+    /// Calls picked so far: the next call takes the next usable channel after the last.
+    picks: Cell<usize>,
+}
+
+impl Balancer {
+    /// The channel for the next call: the usable channels in turn; one whose connection
+    /// fails to open is skipped for the next.
+    ///
+    /// Errors: every channel failed to connect: the last one's error, or, for a
+    /// `wait_for_ready` call, none (it is made on the first channel, which waits).
+    async fn pick(&self, wait_for_ready: bool) -> Result<&Channel, Status> {
+        let usable: Vec<&Channel> = self.channels.iter().filter(|c| c.usable()).collect();
+        let pick = self.picks.get();
+        self.picks.set(pick.wrapping_add(1));
+        let mut last_error = None;
+        for i in 0..usable.len() {
+            let channel = usable[(pick + i) % usable.len()];
+            match channel.open().await {
+                Ok(()) => return Ok(channel),
+                Err(status) => last_error = Some(status),
+            }
+        }
+        match (wait_for_ready, self.channels.first(), last_error) {
+            (true, Some(first), _) => Ok(first),
+            (false, _, Some(error)) => Err(error),
+            (false, Some(first), None) => first.open().await.map(|()| first),
+            (_, None, _) => Err(Status::invalid_argument(
+                "balance_list was given no endpoint",
+            )),
+        }
+    }
 }
 
 impl fmt::Debug for Channel {
@@ -598,8 +639,15 @@ impl fmt::Debug for Channel {
         let mut f = f.debug_struct("Channel");
         f.field("authority", &self.inner.authority)
             .field("transport", &self.inner.transport);
-        if let Connection::Failed(status) = &self.inner.connection {
-            f.field("failed", status);
+        match &self.inner.connection {
+            Connection::Failed(status) => {
+                f.field("failed", status);
+            }
+            Connection::Balanced(balancer) => {
+                f.field("balanced", &balancer.channels);
+            }
+            #[allow(unreachable_patterns)]
+            _ => {}
         }
         f.finish_non_exhaustive()
     }
@@ -622,6 +670,67 @@ impl Channel {
     /// An [`Endpoint`] for a parsed URI (an invalid one fails as in [`Endpoint::from_static`]).
     pub fn builder(uri: Uri) -> Endpoint {
         Endpoint::with_uri(parse_uri(uri))
+    }
+
+    /// One channel over several servers, as tonic's `Channel::balance_list`: calls are spread
+    /// round-robin over the servers that can be reached (gRPC's `round_robin` policy: one
+    /// connection each, opened lazily; a server whose connection fails is left out until its
+    /// connection backoff has passed, then tried again). The channel's deadline and service
+    /// config are the first endpoint's; each server keeps its own transport, TLS and
+    /// keepalive settings.
+    ///
+    /// Never fails itself: with no endpoint, every call fails with `InvalidArgument`; an
+    /// endpoint that cannot make a channel (an invalid URI, say) is never picked, unless every
+    /// one is unusable, when a call fails with the first one's error.
+    pub fn balance_list(list: impl IntoIterator<Item = Endpoint>) -> Channel {
+        let endpoints: Vec<Endpoint> = list.into_iter().collect();
+        let Some(first) = endpoints.first() else {
+            let none = Status::invalid_argument("Channel::balance_list was given no endpoint");
+            return Channel {
+                inner: Rc::new(Inner::new(
+                    None,
+                    Transport::default(),
+                    Connection::Failed(none),
+                    &Endpoint::from_static("http://balance-list.invalid"),
+                )),
+            };
+        };
+        let balancer = Balancer {
+            channels: endpoints.iter().map(Endpoint::connect_lazy).collect(),
+            picks: Cell::new(0),
+        };
+        Channel {
+            inner: Rc::new(Inner::new(
+                None,
+                first.transport,
+                Connection::Balanced(balancer),
+                first,
+            )),
+        }
+    }
+
+    /// False while this channel cannot take a call at once: its connection is in backoff
+    /// after a failed attempt, or it failed at construction.
+    fn usable(&self) -> bool {
+        match &self.inner.connection {
+            #[cfg(feature = "sockets")]
+            Connection::H2(connection) => !connection.in_backoff(),
+            Connection::Failed(_) => false,
+            _ => true,
+        }
+    }
+
+    /// Opens the sockets transport's connection if it is not open (the `wasi:http` transports
+    /// have nothing to open).
+    ///
+    /// Errors: those of [`Endpoint::connect`].
+    async fn open(&self) -> Result<(), Status> {
+        match &self.inner.connection {
+            #[cfg(feature = "sockets")]
+            Connection::H2(connection) => connection.ready(false).await.map(|_| ()),
+            Connection::Failed(status) => Err(status.clone()),
+            _ => Ok(()),
+        }
     }
 
     /// The deadline every call on this channel gets, if any ([`Endpoint::timeout`]).
@@ -655,6 +764,12 @@ impl Channel {
         timeout: Option<Duration>,
         wait_for_ready: bool,
     ) -> Result<(http::response::Parts, ResponseBody), Status> {
+        if let Connection::Balanced(balancer) = &self.inner.connection {
+            let channel = balancer.pick(wait_for_ready).await?;
+            let call = channel.call(path, metadata, body, timeout, wait_for_ready);
+            // Boxed: the call of a channel inside this one (never itself balanced).
+            return Box::pin(call).await;
+        }
         let mut headers = metadata;
         headers.insert("user-agent", HeaderValue::from_static(USER_AGENT));
         let authority = match (&self.inner.connection, &self.inner.authority) {
@@ -664,6 +779,7 @@ impl Channel {
         };
         match &self.inner.connection {
             Connection::Failed(status) => Err(status.clone()),
+            Connection::Balanced(_) => Err(Status::internal("a balanced channel is not called")),
             #[cfg(feature = "sockets")]
             Connection::H2(connection) => {
                 // The caller's deadline bounds the call; HTTP/2 has no per-request timeout.

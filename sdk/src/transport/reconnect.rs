@@ -184,8 +184,9 @@ impl Reconnect {
         ready.await.map_err(status_from_h2)
     }
 
-    /// True while the backoff after a failed attempt has not passed.
-    fn in_backoff(&self) -> bool {
+    /// True while the backoff after a failed attempt has not passed (the connection is in
+    /// TRANSIENT_FAILURE).
+    pub(crate) fn in_backoff(&self) -> bool {
         self.backoff
             .borrow()
             .as_ref()

@@ -386,6 +386,25 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
             Ok(format!("reply {:?}", call_fault(&mut grpc, "pings").await?))
         }
         "tasks" => tasks(&mut client).await?,
+        "balanced" => {
+            // CALLS calls, PACE_MS apart, of the fail: hook `fail:0:14:rr` (counted by each
+            // server), on one channel over the `,`-separated BACKENDS.
+            let backends = std::env::var("BACKENDS").unwrap_or_default();
+            let endpoints: Result<Vec<_>, Status> =
+                backends.split(',').map(Channel::from_shared).collect();
+            let mut balanced = EchoClient::new(Channel::balance_list(endpoints?));
+            let pace = env_ms("PACE_MS").unwrap_or_default();
+            let (mut ok, mut failed) = (0, Vec::new());
+            for _ in 0..n {
+                match balanced.unary_echo(request("fail:0:14:rr")).await {
+                    Ok(_) => ok += 1,
+                    Err(status) => failed.push(status.code()),
+                }
+                grpc_wasi::time::sleep(pace).await;
+            }
+            check(failed.is_empty(), || format!("{ok} ok, failed: {failed:?}"))
+                .map(|()| format!("{ok} calls"))
+        }
         "say" => {
             // One unary call of MESSAGE (a hook of the echo server's, say), waiting for ready
             // with WAIT_FOR_READY set, within TIMEOUT_MS if set.
