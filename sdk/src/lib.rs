@@ -100,6 +100,8 @@ pub mod codec;
 #[doc(hidden)]
 pub mod codegen;
 pub mod metadata;
+mod reactor;
+mod readiness;
 mod request;
 mod response;
 #[cfg(feature = "rich-status")]

@@ -43,14 +43,6 @@ impl fmt::Display for InvalidMetadata {
 
 impl std::error::Error for InvalidMetadata {}
 
-/// `Internal`, so an interceptor can `?` a refused key or value: the call fails before it is
-/// sent (grpc-go fails a call with an invalid header the same way).
-impl From<InvalidMetadata> for crate::Status {
-    fn from(e: InvalidMetadata) -> Self {
-        crate::Status::internal(e.to_string())
-    }
-}
-
 /// Why a [`MetadataValue`] could not be made: an ASCII value with a character outside
 /// printable ASCII (0x20–0x7E), PROTOCOL-HTTP2's `ASCII-Value`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,13 +57,6 @@ impl fmt::Display for InvalidMetadataValue {
 }
 
 impl std::error::Error for InvalidMetadataValue {}
-
-/// `Internal`, so an interceptor can `?` a value that does not parse, as with tonic.
-impl From<InvalidMetadataValue> for crate::Status {
-    fn from(e: InvalidMetadataValue) -> Self {
-        crate::Status::internal(e.to_string())
-    }
-}
 
 mod sealed {
     pub trait Sealed {}

@@ -5,7 +5,6 @@
 //! `fn main` guest runs its calls inside [`block_on`]; a `#[wstd::main]` or
 //! `#[wstd::http_server]` guest is already inside one and just awaits.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -14,11 +13,6 @@ use wasip2::clocks::monotonic_clock;
 
 use crate::status::Status;
 use crate::time::Sleep;
-
-std::thread_local! {
-    /// How many [`block_on`]s are running (guests are single-threaded: 0 or 1).
-    static ENTERED: Cell<u32> = const { Cell::new(0) };
-}
 
 /// Runs `future` to completion on `wstd`'s reactor and returns its output.
 ///
@@ -32,39 +26,12 @@ std::thread_local! {
 /// Panics if called inside another `block_on` (for example inside `#[wstd::main]`, where you
 /// just `.await` instead).
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    struct Exit;
-    impl Drop for Exit {
-        fn drop(&mut self) {
-            ENTERED.set(ENTERED.get().saturating_sub(1));
-        }
-    }
-    ENTERED.set(ENTERED.get().saturating_add(1));
-    let _exit = Exit;
+    let _entered = crate::reactor::enter();
     wstd::runtime::block_on(async {
         let output = future.await;
         crate::task::cancel_detached();
         output
     })
-}
-
-/// Ok when the code running may use the reactor: inside [`block_on`], or in no other runtime
-/// we can see (a `#[wstd::main]` guest runs wstd's `block_on`, which cannot be asked).
-///
-/// Errors: `FailedPrecondition` inside a tokio runtime (`#[tokio::main]`), whose reactor does
-/// not run in a guest and cannot wake grpc-wasi's waits: the message says what to use instead.
-pub(crate) fn check_reactor() -> Result<(), Status> {
-    if ENTERED.get() > 0 {
-        return Ok(());
-    }
-    #[cfg(feature = "sockets")]
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(Status::failed_precondition(
-            "grpc-wasi was called from a tokio runtime, which cannot run in a WASI 0.2 guest: \
-             run the calls inside grpc_wasi::block_on, or make main #[grpc_wasi::main] (or \
-             #[wstd::main]) instead of #[tokio::main]",
-        ));
-    }
-    Ok(())
 }
 
 /// A uniformly random number in [0, 1), from `wasi:random/insecure` (backoff jitter needs no

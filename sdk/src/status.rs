@@ -416,6 +416,21 @@ impl fmt::Display for Status {
     }
 }
 
+/// `Internal`, so an interceptor can `?` a refused key or value: the call fails before it is
+/// sent (grpc-go fails a call with an invalid header the same way).
+impl From<crate::metadata::InvalidMetadata> for Status {
+    fn from(e: crate::metadata::InvalidMetadata) -> Self {
+        Status::internal(e.to_string())
+    }
+}
+
+/// `Internal`, so an interceptor can `?` a value that does not parse, as with tonic.
+impl From<crate::metadata::InvalidMetadataValue> for Status {
+    fn from(e: crate::metadata::InvalidMetadataValue) -> Self {
+        Status::internal(e.to_string())
+    }
+}
+
 /// Never made: lets a conversion that cannot fail (`Endpoint` into `Endpoint`, say) stand
 /// where a fallible one into `Status` is expected.
 impl From<std::convert::Infallible> for Status {

@@ -27,14 +27,14 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    if let Err(status) = crate::runtime::check_reactor() {
+    if let Err(status) = crate::reactor::check_reactor() {
         #[allow(clippy::panic)] // As tokio::spawn outside its runtime: a programming error.
         {
             panic!("{}", status.message());
         }
     }
     JoinHandle {
-        task: Some(crate::runtime::spawn(future)),
+        task: Some(wstd::runtime::spawn(future)),
     }
 }
 

@@ -29,7 +29,7 @@ pub use std::time::{Duration, Instant};
 
 use wasip2::clocks::monotonic_clock;
 
-use crate::transport::Readiness;
+use crate::readiness::Readiness;
 
 /// The `wasi:clocks/monotonic-clock` reading (nanoseconds) at `instant`.
 fn monotonic_at(instant: Instant) -> u64 {

@@ -144,7 +144,7 @@ impl Grpc {
         metadata: MetadataMap,
         options: CallOptions,
     ) -> Result<(MetadataMap, CallOptions), Status> {
-        crate::runtime::check_reactor()?;
+        crate::reactor::check_reactor()?;
         let Some(interceptor) = &self.interceptor else {
             return Ok((metadata, options));
         };

@@ -46,7 +46,6 @@ use http::{HeaderMap, HeaderValue, Uri};
 
 #[cfg(feature = "tls-no-roots")]
 pub use tls::{Certificate, ClientTlsConfig, Identity};
-pub(crate) use wasi_io::Readiness;
 
 use crate::service_config::{MethodConfig, ServiceConfig, Throttle};
 use crate::status::Status;
@@ -313,7 +312,7 @@ impl Endpoint {
     /// `PermissionDenied` (naming the address) when the host did not grant the guest access
     /// to it.
     pub async fn connect(&self) -> Result<Channel, Status> {
-        crate::runtime::check_reactor()?;
+        crate::reactor::check_reactor()?;
         let channel = self.channel()?;
         #[cfg(feature = "sockets")]
         if let Connection::H2(connection) = &channel.inner.connection {
