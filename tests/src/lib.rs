@@ -114,6 +114,22 @@ pub fn run_guest_with_dirs(
         .unwrap_or_else(|e| panic!("guest {package} {args:?}: {e:#}"))
 }
 
+/// A free port of 127.0.0.1 with nothing on it for `delay`, then the echo server: its address
+/// and the thread that starts it (join it for the server, which stops when dropped).
+/// Panics if the port cannot be found or the server cannot start: this is a test helper.
+pub fn echo_server_later(
+    delay: Duration,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<TestServer>) {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap_or_else(|e| panic!("a free port: {e}"));
+    let starting = std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        grpc_wasi_harness::echo_server::start(addr).unwrap_or_else(|e| panic!("{e:#}"))
+    });
+    (addr, starting)
+}
+
 /// Starts the harness's fault server (a broken HTTP/2 server, see
 /// `grpc_wasi_harness::fault_server`) on a free port of 127.0.0.1; it stops when dropped.
 /// Panics if it cannot start: this is a test helper.

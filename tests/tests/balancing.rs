@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use grpc_wasi_e2e::{Mode, run_scenario};
+use grpc_wasi_e2e::{Mode, echo_server_later, run_scenario};
 use grpc_wasi_harness::echo_server;
 use grpc_wasi_harness::runner::NetworkPolicy;
 use grpc_wasi_harness::test_server::TestServer;
@@ -79,14 +79,7 @@ fn round_robin_spreads_calls_evenly_over_three_servers() {
 fn a_server_that_is_down_is_skipped_and_used_once_it_is_up() {
     let (a, b) = (start(), start());
     // A free port, with nothing on it for the first 1.5 s.
-    let late = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let starting = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(1500));
-        echo_server::start(late).unwrap()
-    });
+    let (late, starting) = echo_server_later(Duration::from_millis(1500));
     // 200 calls 20 ms apart: about 4 s, every one of them answered.
     assert_eq!(
         balanced(&[a.addr(), b.addr(), late], 200, 20),

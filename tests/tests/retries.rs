@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use grpc_wasi_e2e::{Mode, run_scenario};
+use grpc_wasi_e2e::{Mode, echo_server_later, run_scenario};
 use grpc_wasi_harness::echo_server;
 use grpc_wasi_harness::test_server::TestServer;
 
@@ -279,14 +279,7 @@ fn inside_the_backoff_a_call_fails_at_once_with_the_last_connect_error() {
 #[test]
 fn a_wait_for_ready_call_succeeds_when_the_server_comes_up() {
     // A free port, with nothing on it for 2.5 s.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let later = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(2500));
-        echo_server::start(addr).unwrap()
-    });
+    let (addr, later) = echo_server_later(Duration::from_millis(2500));
     let uri = format!("http://{addr}");
     let env = [
         ("CONNECT", "lazy"),
