@@ -17,7 +17,9 @@
 //! checked: a value of the wrong type or out of range is an `InvalidArgument` naming the field
 //! (`methodConfig[0].retryPolicy.maxAttempts: …`). A `hedgingPolicy` is refused with
 //! `Unimplemented` (hedging is not built), and so is a `loadBalancingConfig` without a policy
-//! this build knows (`round_robin` is not built yet).
+//! this build knows (`round_robin` over the addresses of one name is not built yet;
+//! [`Channel::balance_list`](crate::transport::Channel::balance_list) is `round_robin` over a
+//! list of servers).
 
 use std::cell::Cell;
 use std::str::FromStr;
