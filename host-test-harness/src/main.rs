@@ -98,6 +98,11 @@ struct Grants {
     /// and never reach a resolver.
     #[arg(long = "allow", value_name = "HOST:PORT")]
     allow: Vec<String>,
+    /// Give NAME a fixed answer, as curl's --resolve (repeatable; grants nothing: an --allow
+    /// NAME:PORT grants the name and these addresses at PORT): the guest's lookups of NAME
+    /// return these addresses, in this order, and no query leaves the host.
+    #[arg(long = "resolve", value_name = "NAME=IP[,IP...]")]
+    resolve: Vec<String>,
     /// Allow wasi:http requests to the authority HOST:PORT (repeatable); others are denied.
     #[arg(long = "allow-http", value_name = "HOST:PORT")]
     allow_http: Vec<String>,
@@ -140,6 +145,9 @@ impl Grants {
             inherit_stdin: self.stdin,
             ..RunOptions::default()
         };
+        for spec in &self.resolve {
+            options.network.resolve(spec)?;
+        }
         for spec in &self.allow {
             options.network.allow(spec)?;
         }

@@ -7,10 +7,16 @@
 //! returned as it is (no query leaves the host), and every other name fails with
 //! `permanent-resolver-failure`, the code wasmtime gives when name lookup is off.
 //!
+//! A name may also be given a fixed answer (`--resolve NAME=IP[,IP...]`, as curl's
+//! `--resolve`): a lookup of it, once granted, returns those addresses in that order and no
+//! query leaves the host. Tests use it to put several servers behind one name.
+//!
 //! Names compare as DNS does: case-insensitively, without a trailing dot, after IDNA
 //! (`url::Host::parse`, the parser wasmtime resolves with), so `LOCALHOST.` is `localhost`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::vec;
 
 use wasmtime::component::{HasData, Linker, Resource};
 use wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::{
@@ -19,7 +25,7 @@ use wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::{
 use wasmtime_wasi::p2::bindings::sockets::network::{
     self, ErrorCode, HostNetwork, IpAddress, Network,
 };
-use wasmtime_wasi::p2::{DynPollable, SocketError};
+use wasmtime_wasi::p2::{DynPollable, Pollable, SocketError, subscribe};
 use wasmtime_wasi::sockets::WasiSocketsCtxView;
 
 /// The name a lookup of `name` asks for, or `None` for an IP literal (which needs no
@@ -39,10 +45,32 @@ pub(crate) fn domain(name: &str) -> Option<String> {
 /// The names a guest may look up, as [`domain`] spells them.
 pub(crate) type GrantedNames = HashSet<String>;
 
-/// The host state the replacement sees: WASI's sockets context and the granted names.
+/// The fixed answers of names (`--resolve`), by [`domain`] spelling.
+pub(crate) type FixedAnswers = HashMap<String, Vec<IpAddr>>;
+
+/// The host state the replacement sees: WASI's sockets context, the granted names and the
+/// fixed answers.
 pub(crate) struct NameLookup<'a> {
     pub(crate) sockets: WasiSocketsCtxView<'a>,
     pub(crate) granted: &'a GrantedNames,
+    pub(crate) fixed: &'a FixedAnswers,
+}
+
+/// A lookup of a name with a fixed answer: its addresses not returned yet. Kept in the
+/// resource table under the handle the guest holds as a `resolve-address-stream` (a handle is
+/// a table index; the table checks the type on each access, which is how the stream methods
+/// below tell a fixed answer from wasmtime's own stream).
+struct FixedAnswer(vec::IntoIter<IpAddr>);
+
+/// The answer is there from the start.
+#[async_trait::async_trait]
+impl Pollable for FixedAnswer {
+    async fn ready(&mut self) {}
+}
+
+/// The fixed-answer view of a `resolve-address-stream` handle.
+fn fixed(stream: &Resource<ResolveAddressStream>) -> Resource<FixedAnswer> {
+    Resource::new_borrow(stream.rep())
 }
 
 /// Marks [`NameLookup`] as the data `ip-name-lookup`'s host functions get.
@@ -90,10 +118,15 @@ impl LookupHost for NameLookup<'_> {
         network: Resource<Network>,
         name: String,
     ) -> Result<Resource<ResolveAddressStream>, SocketError> {
-        if let Some(domain) = domain(&name)
-            && !self.granted.contains(&domain)
-        {
-            return Err(ErrorCode::PermanentResolverFailure.into());
+        if let Some(domain) = domain(&name) {
+            if !self.granted.contains(&domain) {
+                return Err(ErrorCode::PermanentResolverFailure.into());
+            }
+            if let Some(addrs) = self.fixed.get(&domain) {
+                let answer = FixedAnswer(addrs.clone().into_iter());
+                let answer = self.sockets.table.push(answer)?;
+                return Ok(Resource::new_own(answer.rep()));
+            }
         }
         self.sockets.resolve_addresses(network, name)
     }
@@ -104,6 +137,9 @@ impl HostResolveAddressStream for NameLookup<'_> {
         &mut self,
         stream: Resource<ResolveAddressStream>,
     ) -> Result<Option<IpAddress>, SocketError> {
+        if let Ok(FixedAnswer(addrs)) = self.sockets.table.get_mut(&fixed(&stream)) {
+            return Ok(addrs.next().map(IpAddress::from));
+        }
         self.sockets.resolve_next_address(stream)
     }
 
@@ -111,10 +147,19 @@ impl HostResolveAddressStream for NameLookup<'_> {
         &mut self,
         stream: Resource<ResolveAddressStream>,
     ) -> wasmtime::Result<Resource<DynPollable>> {
+        if self.sockets.table.get(&fixed(&stream)).is_ok() {
+            return subscribe(self.sockets.table, fixed(&stream));
+        }
         HostResolveAddressStream::subscribe(&mut self.sockets, stream)
     }
 
     fn drop(&mut self, stream: Resource<ResolveAddressStream>) -> wasmtime::Result<()> {
+        if self.sockets.table.get(&fixed(&stream)).is_ok() {
+            self.sockets
+                .table
+                .delete(Resource::<FixedAnswer>::new_own(stream.rep()))?;
+            return Ok(());
+        }
         HostResolveAddressStream::drop(&mut self.sockets, stream)
     }
 }

@@ -25,7 +25,7 @@ use wasmtime_wasi::sockets::{SocketAddrUse, WasiSocketsCtxView};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::name_lookup::{self, GrantedNames, NameLookup};
+use crate::name_lookup::{self, FixedAnswers, GrantedNames, NameLookup};
 use crate::outgoing_http::{Hooks, HttpClients, HttpVersion};
 
 /// Most bytes of stdout or stderr kept from one run.
@@ -36,6 +36,7 @@ const OUTPUT_CAPACITY: usize = 16 * 1024 * 1024;
 pub struct NetworkPolicy {
     addrs: HashSet<SocketAddr>,
     names: GrantedNames,
+    fixed: FixedAnswers,
     http_authorities: HashSet<String>,
 }
 
@@ -62,10 +63,14 @@ impl NetworkPolicy {
             self.addrs.insert(SocketAddr::new(ip, port));
             return Ok(self);
         }
-        let resolved: Vec<_> = (bare, port)
-            .to_socket_addrs()
-            .with_context(|| format!("--allow {spec:?}: cannot resolve {bare:?}"))?
-            .collect();
+        let fixed = name_lookup::domain(bare).and_then(|d| self.fixed.get(&d));
+        let resolved: Vec<_> = match fixed {
+            Some(ips) => ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect(),
+            None => (bare, port)
+                .to_socket_addrs()
+                .with_context(|| format!("--allow {spec:?}: cannot resolve {bare:?}"))?
+                .collect(),
+        };
         if resolved.is_empty() {
             bail!("--allow {spec:?}: {bare:?} resolves to no address");
         }
@@ -73,6 +78,26 @@ impl NetworkPolicy {
             .ok_or_else(|| anyhow!("--allow {spec:?}: {bare:?} is not a host name"))?;
         self.addrs.extend(resolved);
         self.names.insert(domain);
+        Ok(self)
+    }
+
+    /// Gives `name` a fixed answer (`--resolve NAME=IP[,IP...]`): its lookups, by the guest
+    /// once granted and by a later [`NetworkPolicy::allow`] of it, return `ips` in this order
+    /// without a query. Grants nothing by itself.
+    ///
+    /// Errors: `spec` is not `NAME=IP[,IP...]`, or NAME is not a host name.
+    pub fn resolve(&mut self, spec: &str) -> anyhow::Result<&mut Self> {
+        let (name, ips) = spec
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--resolve {spec:?}: expected NAME=IP[,IP...]"))?;
+        let domain = name_lookup::domain(name)
+            .ok_or_else(|| anyhow!("--resolve {spec:?}: {name:?} is not a host name"))?;
+        let ips = ips
+            .split(',')
+            .map(|ip| ip.trim_matches(['[', ']']).parse::<IpAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("--resolve {spec:?}: expected IP addresses after '='"))?;
+        self.fixed.insert(domain, ips);
         Ok(self)
     }
 
@@ -173,6 +198,7 @@ impl Host {
                 table: &mut self.table,
             },
             granted: &self.policy.names,
+            fixed: &self.policy.fixed,
         }
     }
 }
@@ -388,5 +414,26 @@ mod tests {
                 .allow_http("u@127.0.0.1:1")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_fixed_answer_grants_exactly_its_addresses_at_the_allowed_port() {
+        let mut policy = NetworkPolicy::deny_all();
+        policy.resolve("Backends.Test.=127.0.0.2,[::1]").unwrap();
+        policy.allow("backends.test:7").unwrap();
+        let connect = |addr: &str| policy.permits(addr.parse().unwrap(), SocketAddrUse::TcpConnect);
+        assert!(connect("127.0.0.2:7"));
+        assert!(connect("[::1]:7"));
+        assert!(!connect("127.0.0.1:7"));
+        assert!(!connect("127.0.0.2:8"));
+        assert!(policy.names.contains("backends.test"));
+        for bad in [
+            "backends.test",
+            "backends.test=",
+            "backends.test=x",
+            "=127.0.0.1",
+        ] {
+            assert!(NetworkPolicy::deny_all().resolve(bad).is_err(), "{bad}");
+        }
     }
 }

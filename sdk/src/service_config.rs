@@ -11,15 +11,16 @@
 //!   (`maxAttempts`, `initialBackoff`, `maxBackoff`, `backoffMultiplier`,
 //!   `retryableStatusCodes`);
 //! - `retryThrottling` (`maxTokens`, `tokenRatio`);
-//! - `loadBalancingConfig[]`: the first policy this build knows is used (`pick_first`).
+//! - `loadBalancingConfig[]`: the first policy this build knows is used: `pick_first` (with
+//!   `shuffleAddressList`, gRFC A62) or `round_robin`;
+//! - `healthCheckConfig.serviceName`: client-side health checking (gRFC A17) under
+//!   `round_robin`.
 //!
 //! Unknown fields are ignored, as the spec asks of clients. Every field that is present is
 //! checked: a value of the wrong type or out of range is an `InvalidArgument` naming the field
 //! (`methodConfig[0].retryPolicy.maxAttempts: …`). A `hedgingPolicy` is refused with
 //! `Unimplemented` (hedging is not built), and so is a `loadBalancingConfig` without a policy
-//! this build knows (`round_robin` over the addresses of one name is not built yet;
-//! [`Channel::balance_list`](crate::transport::Channel::balance_list) is `round_robin` over a
-//! list of servers).
+//! this build knows.
 
 use std::cell::Cell;
 use std::str::FromStr;
@@ -59,6 +60,10 @@ pub struct ServiceConfig {
     /// The load-balancing policy: the first of `loadBalancingConfig` this build has
     /// ([`LoadBalancingPolicy::PickFirst`] when none is given).
     pub load_balancing: LoadBalancingPolicy,
+    /// `healthCheckConfig.serviceName`: the service whose health (`grpc.health.v1.Health`'s
+    /// `Watch`) decides whether a server takes calls under `round_robin` (gRFC A17; `""` is
+    /// the server's overall health). `None`: no client-side health checking.
+    pub health_check_service_name: Option<String>,
 }
 
 /// One `methodConfig` entry: the methods it names and what applies to their calls.
@@ -111,12 +116,28 @@ pub struct RetryThrottling {
 }
 
 /// The load-balancing policies this build has.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadBalancingPolicy {
     /// `pick_first` (gRFC A61): the addresses of the name in order, the first that connects
-    /// carries every call.
-    #[default]
-    PickFirst,
+    /// carries every call; `shuffle_address_list` (gRFC A62's `shuffleAddressList`) shuffles
+    /// the addresses first, so that clients spread over them.
+    PickFirst {
+        /// Shuffle the resolved addresses before trying them in order.
+        shuffle_address_list: bool,
+    },
+    /// `round_robin`: one connection per address of the name, each call on the next address
+    /// whose connection is ready (not in connection backoff, and serving if health checking
+    /// is on); the name is resolved again when a connection fails (at most once every 30 s).
+    RoundRobin,
+}
+
+impl Default for LoadBalancingPolicy {
+    /// `pick_first` without shuffling, gRPC's default.
+    fn default() -> Self {
+        LoadBalancingPolicy::PickFirst {
+            shuffle_address_list: false,
+        }
+    }
 }
 
 /// A6: "maxAttempts … values greater than 5 are treated as 5".
@@ -146,6 +167,16 @@ impl ServiceConfig {
         }
         if let Some(policies) = field(root, "loadBalancingConfig") {
             config.load_balancing = load_balancing(policies)?;
+        }
+        if let Some(health) = field(root, "healthCheckConfig") {
+            let at = "healthCheckConfig";
+            let health = object(health, at)?;
+            let name = match field(health, "serviceName") {
+                None => String::new(),
+                Some(Value::String(name)) => name.clone(),
+                Some(_) => return Err(invalid(&format!("{at}.serviceName"), "must be a string")),
+            };
+            config.health_check_service_name = Some(name);
         }
         Ok(config)
     }
@@ -400,18 +431,31 @@ fn load_balancing(value: &Value) -> Result<LoadBalancingPolicy, Status> {
         let (Some(name), None) = (keys.next(), keys.next()) else {
             return Err(invalid(&at, "must hold exactly one policy"));
         };
-        object(&policy[name], &format!("{at}.{name}"))?;
-        if name == "pick_first" {
-            return Ok(LoadBalancingPolicy::PickFirst);
+        let config = object(&policy[name], &format!("{at}.{name}"))?;
+        match name.as_str() {
+            "pick_first" => {
+                let shuffle = match field(config, "shuffleAddressList") {
+                    None => false,
+                    Some(Value::Bool(shuffle)) => *shuffle,
+                    Some(_) => {
+                        let at = format!("{at}.pick_first.shuffleAddressList");
+                        return Err(invalid(&at, "must be true or false"));
+                    }
+                };
+                return Ok(LoadBalancingPolicy::PickFirst {
+                    shuffle_address_list: shuffle,
+                });
+            }
+            "round_robin" => return Ok(LoadBalancingPolicy::RoundRobin),
+            _ => names.push(name.clone()),
         }
-        names.push(name.clone());
     }
     if names.is_empty() {
-        return Ok(LoadBalancingPolicy::PickFirst);
+        return Ok(LoadBalancingPolicy::default());
     }
     Err(Status::unimplemented(format!(
         "service config: loadBalancingConfig lists no policy grpc-wasi has ({names:?}; it has \
-         pick_first)"
+         pick_first and round_robin)"
     )))
 }
 
@@ -625,6 +669,19 @@ mod tests {
                 r#"{"loadBalancingConfig": [{"a": {}, "b": {}}]}"#.to_owned(),
                 "loadBalancingConfig[0]: must hold exactly one policy",
             ),
+            (
+                r#"{"loadBalancingConfig": [{"pick_first": {"shuffleAddressList": 1}}]}"#
+                    .to_owned(),
+                "loadBalancingConfig[0].pick_first.shuffleAddressList: must be true or false",
+            ),
+            (
+                r#"{"healthCheckConfig": {"serviceName": 7}}"#.to_owned(),
+                "healthCheckConfig.serviceName: must be a string",
+            ),
+            (
+                r#"{"healthCheckConfig": []}"#.to_owned(),
+                "healthCheckConfig: must be",
+            ),
         ];
         for (json, expected) in cases {
             let message = error(&json);
@@ -637,14 +694,22 @@ mod tests {
         let hedging = r#"{"methodConfig": [{"name": [{}], "hedgingPolicy": {"maxAttempts": 2}}]}"#;
         let status = ServiceConfig::from_json(hedging).unwrap_err();
         assert_eq!(status.code(), Code::Unimplemented);
-        let rr = r#"{"loadBalancingConfig": [{"round_robin": {}}]}"#;
+        let unknown = r#"{"loadBalancingConfig": [{"weighted_round_robin": {}}]}"#;
         assert_eq!(
-            ServiceConfig::from_json(rr).unwrap_err().code(),
+            ServiceConfig::from_json(unknown).unwrap_err().code(),
             Code::Unimplemented
         );
-        let fallback = r#"{"loadBalancingConfig": [{"round_robin": {}}, {"pick_first": {}}]}"#;
+        let fallback = r#"{"loadBalancingConfig": [{"grpclb": {}}, {"round_robin": {}}]}"#;
         let config = ServiceConfig::from_json(fallback).unwrap();
-        assert_eq!(config.load_balancing, LoadBalancingPolicy::PickFirst);
+        assert_eq!(config.load_balancing, LoadBalancingPolicy::RoundRobin);
+        let shuffled = r#"{"loadBalancingConfig": [{"pick_first": {"shuffleAddressList": true}}],
+            "healthCheckConfig": {"serviceName": "echo"}}"#;
+        let config = ServiceConfig::from_json(shuffled).unwrap();
+        let pick_first = LoadBalancingPolicy::PickFirst {
+            shuffle_address_list: true,
+        };
+        assert_eq!(config.load_balancing, pick_first);
+        assert_eq!(config.health_check_service_name.as_deref(), Some("echo"));
     }
 
     #[test]

@@ -92,3 +92,126 @@ fn a_server_that_is_down_is_skipped_and_used_once_it_is_up() {
     assert!(at_c > 0, "a={at_a} b={at_b} c={at_c}");
     assert!(at_a.abs_diff(at_b) <= 2, "a={at_a} b={at_b} c={at_c}");
 }
+
+/// Three echo servers on one port of 127.0.0.1, 127.0.0.2 and 127.0.0.3 (all loopback on
+/// Linux), the third only after `late` if given; and that port.
+fn three_addresses(late: Option<Duration>) -> (Vec<TestServer>, Option<JoinHandle>, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let at = |host: &str| -> SocketAddr { format!("{host}:{port}").parse().unwrap() };
+    let mut servers = vec![
+        echo_server::start(at("127.0.0.1")).unwrap(),
+        echo_server::start(at("127.0.0.2")).unwrap(),
+    ];
+    let third = at("127.0.0.3");
+    let starting = match late {
+        None => {
+            servers.push(echo_server::start(third).unwrap());
+            None
+        }
+        Some(delay) => Some(std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            echo_server::start(third).unwrap()
+        })),
+    };
+    (servers, starting, port)
+}
+
+type JoinHandle = std::thread::JoinHandle<TestServer>;
+
+/// `calls` calls `pace_ms` apart on a channel to `target` (the name `backends.test`, answered
+/// with the three addresses) under `service_config`.
+fn over_name(target: &str, port: u16, calls: usize, pace_ms: u64, service_config: &str) -> String {
+    let mut policy = NetworkPolicy::deny_all();
+    policy
+        .resolve("backends.test=127.0.0.1,127.0.0.2,127.0.0.3")
+        .unwrap();
+    policy.allow(&format!("backends.test:{port}")).unwrap();
+    let pace = pace_ms.to_string();
+    let env = [
+        ("CONNECT", "lazy"),
+        ("PACE_MS", pace.as_str()),
+        ("SERVICE_CONFIG", service_config),
+    ];
+    let calls = calls.to_string();
+    run_scenario(Mode::Sockets, &[target, "balanced", &calls], &env, policy)
+}
+
+const ROUND_ROBIN: &str = r#"{"loadBalancingConfig": [{"round_robin": {}}]}"#;
+
+#[test]
+fn round_robin_spreads_calls_over_the_addresses_of_one_name() {
+    let (servers, _, port) = three_addresses(None);
+    // The gRPC target syntax, the name spelled as the guest likes.
+    let target = format!("dns:///Backends.Test.:{port}");
+    assert_eq!(
+        over_name(&target, port, 300, 0, ROUND_ROBIN),
+        "ok: 300 calls"
+    );
+    for server in &servers {
+        let got = calls(server);
+        assert!(
+            (90..=110).contains(&got),
+            "{got} of 300 calls at {}",
+            server.addr()
+        );
+    }
+}
+
+#[test]
+fn pick_first_sends_every_call_to_the_first_address_of_the_name() {
+    let (servers, _, port) = three_addresses(None);
+    let target = format!("http://backends.test:{port}");
+    assert_eq!(over_name(&target, port, 30, 0, "{}"), "ok: 30 calls");
+    let got: Vec<usize> = servers.iter().map(calls).collect();
+    assert_eq!(got, [30, 0, 0]);
+}
+
+#[test]
+fn round_robin_over_a_name_skips_an_address_that_is_down_and_uses_it_once_up() {
+    let (servers, starting, port) = three_addresses(Some(Duration::from_millis(1500)));
+    let target = format!("dns:///backends.test:{port}");
+    // 200 calls 20 ms apart: about 4 s, every one answered.
+    assert_eq!(
+        over_name(&target, port, 200, 20, ROUND_ROBIN),
+        "ok: 200 calls"
+    );
+    let late = starting.unwrap().join().unwrap();
+    let (a, b, c) = (calls(&servers[0]), calls(&servers[1]), calls(&late));
+    assert_eq!(a + b + c, 200);
+    assert!(c > 0, "a={a} b={b} c={c}");
+    assert!(a.abs_diff(b) <= 2, "a={a} b={b} c={c}");
+}
+
+#[test]
+fn a_fixed_answer_grants_nothing_without_an_allow() {
+    let mut policy = NetworkPolicy::deny_all();
+    policy.resolve("backends.test=127.0.0.1").unwrap();
+    let env = [("SERVICE_CONFIG", ROUND_ROBIN)];
+    let out = run_scenario(
+        Mode::Sockets,
+        &["dns:///backends.test:50051", "unary"],
+        &env,
+        policy,
+    );
+    assert!(
+        out.starts_with("status: 14 ") && out.contains("name lookup of \"backends.test\" failed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn pick_first_with_shuffle_address_list_spreads_clients_over_the_addresses() {
+    let (servers, _, port) = three_addresses(None);
+    let target = format!("http://backends.test:{port}");
+    let shuffled = r#"{"loadBalancingConfig": [{"pick_first": {"shuffleAddressList": true}}]}"#;
+    // Eight clients: all eight on the first address has odds of 1 in 6561.
+    for _ in 0..8 {
+        assert_eq!(over_name(&target, port, 1, 0, shuffled), "ok: 1 calls");
+    }
+    let got: Vec<usize> = servers.iter().map(calls).collect();
+    assert_eq!(got.iter().sum::<usize>(), 8);
+    assert!(got[0] < 8, "{got:?}");
+}

@@ -11,6 +11,7 @@
 #[cfg(not(any(feature = "sockets", feature = "wasi-http")))]
 compile_error!("grpc-wasi needs a transport: enable the `sockets` or the `wasi-http` feature");
 
+mod balancer;
 mod bursts;
 #[cfg(feature = "sockets")]
 mod coalesce;
@@ -24,6 +25,7 @@ mod keepalive;
 mod reconnect;
 #[cfg(feature = "sockets")]
 mod stream;
+mod target;
 #[cfg(feature = "sockets")]
 mod tcp;
 #[cfg(feature = "tls-no-roots")]
@@ -47,6 +49,11 @@ use http::{HeaderMap, HeaderValue, Uri};
 #[cfg(feature = "tls-no-roots")]
 pub use tls::{Certificate, ClientTlsConfig, Identity};
 
+#[cfg(feature = "sockets")]
+use std::net::IpAddr;
+
+#[cfg(feature = "sockets")]
+use crate::service_config::LoadBalancingPolicy;
 use crate::service_config::{MethodConfig, ServiceConfig, Throttle};
 use crate::status::Status;
 
@@ -173,7 +180,12 @@ impl Endpoint {
     }
 
     /// An endpoint for a URI known when the guest is written, such as
-    /// `"http://127.0.0.1:50051"` or `"http://[::1]:50051"`.
+    /// `"http://127.0.0.1:50051"` or `"http://[::1]:50051"`, or a gRPC target in the `dns`
+    /// scheme (gRPC's naming document): `"dns:///backends.example:50051"` is
+    /// `http://backends.example:50051` (port 443 if none; plain text: for TLS give the
+    /// `https://` URI). Which of a name's addresses calls go to is the service config's
+    /// load-balancing policy: `pick_first` (the default: the first that connects) or
+    /// `round_robin` (every address, see [`Endpoint::service_config`]).
     ///
     /// Never panics (tonic's does): an invalid URI makes [`Endpoint::connect`] fail, and a
     /// channel from [`Endpoint::connect_lazy`] fail every call, with `InvalidArgument`.
@@ -181,9 +193,12 @@ impl Endpoint {
         Endpoint::with_uri(parse_str(uri))
     }
 
-    /// An endpoint for a URI given at run time.
+    /// An endpoint for a URI (or `dns:` target, as [`Endpoint::from_static`]) given at run
+    /// time.
     ///
-    /// Errors: `InvalidArgument` if `uri` does not parse or is not `http(s)://HOST[:PORT]`.
+    /// Errors: `InvalidArgument` if `uri` does not parse or is not `http(s)://HOST[:PORT]` or
+    /// `dns:[///]HOST[:PORT]`; `Unimplemented` for a `dns://SERVER/…` target (a DNS server
+    /// of its own: wasi:sockets asks the host's resolver).
     pub fn from_shared(uri: impl Into<String>) -> Result<Endpoint, Status> {
         let uri = parse_str(&uri.into())?;
         Ok(Endpoint::with_uri(Ok(uri)))
@@ -289,8 +304,18 @@ impl Endpoint {
     /// timeouts, message size limits and retry policies (gRFC A6), retry throttling, the
     /// load-balancing policy. As grpc-go's `WithDefaultServiceConfig`.
     ///
+    /// Load balancing applies to [`Transport::Sockets`] and a host that is a name:
+    /// `pick_first` connects to the name's addresses in order (shuffled with
+    /// `shuffleAddressList`) and keeps the first that accepts; `round_robin` resolves the name
+    /// on the first call, keeps one connection per address and sends each call on the next
+    /// ready one (an address whose connection failed is left out until its connection backoff
+    /// has passed; a failure makes the next call resolve the name again, at most every 30 s).
+    /// Over the `wasi:http` transports the host owns the connections, and the policy is not
+    /// used.
+    ///
     /// Errors: those of [`ServiceConfig::from_json`]: `InvalidArgument` naming a malformed
-    /// field, `Unimplemented` for what this build does not have (hedging, `round_robin`).
+    /// field, `Unimplemented` for what this build does not have (hedging, a load-balancing
+    /// policy other than `pick_first` and `round_robin`).
     pub fn service_config(mut self, json: &str) -> Result<Self, Status> {
         self.service_config = Some(Rc::new(ServiceConfig::from_json(json)?));
         Ok(self)
@@ -348,6 +373,28 @@ impl Endpoint {
     /// `https://` on the sockets transport without the `tls` feature (see the crate
     /// features).
     pub fn channel(&self) -> Result<Channel, Status> {
+        self.channel_to(None)
+    }
+
+    /// The channel to `addr` (one address of the URI's host, under `round_robin`), keeping
+    /// the host as the `:authority` and TLS server name.
+    #[cfg(feature = "sockets")]
+    fn address_channel(&self, addr: std::net::IpAddr) -> Channel {
+        self.channel_to(Some(addr))
+            .unwrap_or_else(|status| Channel {
+                inner: Rc::new(Inner::new(
+                    None,
+                    self.transport,
+                    Connection::Failed(status),
+                    self,
+                )),
+            })
+    }
+
+    /// The channel to the URI's host, or to `addr`, one of its addresses.
+    fn channel_to(&self, addr: Option<std::net::IpAddr>) -> Result<Channel, Status> {
+        #[cfg(not(feature = "sockets"))]
+        let _ = addr;
         let uri = self.uri.clone()?;
         let https = uri.scheme() == Some(&Scheme::HTTPS);
         #[cfg(feature = "tls-no-roots")]
@@ -386,7 +433,31 @@ impl Endpoint {
                     (true, Some(connector)) => Some(connector.clone().target(&host)?),
                     (true, None) => Some(ClientTlsConfig::new().connector()?.target(&host)?),
                 };
-                let connection = reconnect::Reconnect::new(host, port, connect_timeout, keepalive);
+                let policy = self
+                    .service_config
+                    .as_ref()
+                    .map(|config| config.load_balancing)
+                    .unwrap_or_default();
+                let is_name = host.trim_matches(['[', ']']).parse::<IpAddr>().is_err();
+                if policy == LoadBalancingPolicy::RoundRobin && is_name && addr.is_none() {
+                    let balancer = balancer::Balancer::resolving(self.clone(), host);
+                    return Ok(Channel {
+                        inner: Rc::new(Inner::new(
+                            Some(authority),
+                            self.transport,
+                            Connection::Balanced(Box::new(balancer)),
+                            self,
+                        )),
+                    });
+                }
+                let shuffle = policy
+                    == LoadBalancingPolicy::PickFirst {
+                        shuffle_address_list: true,
+                    };
+                let connect_to = addr.map_or_else(|| host.clone(), |addr| addr.to_string());
+                let connection =
+                    reconnect::Reconnect::new(connect_to, port, connect_timeout, keepalive)
+                        .shuffled(shuffle);
                 #[cfg(feature = "tls-no-roots")]
                 let connection = match tls {
                     Some(tls) => connection.with_tls(tls),
@@ -488,6 +559,9 @@ fn missing_feature(transport: Transport) -> Status {
 
 /// Parses `uri` and checks it names an `http://` or `https://` server.
 fn parse_str(uri: &str) -> Result<Uri, Status> {
+    if let Some(http) = target::from_dns(uri) {
+        return parse_str(&http?);
+    }
     let parsed = Uri::try_from(uri)
         .map_err(|e| Status::invalid_argument(format!("invalid server URI {uri:?}: {e}")))?;
     parse_uri(parsed)
@@ -590,47 +664,9 @@ enum Connection {
     /// An endpoint [`Endpoint::connect_lazy`] could not make a channel of: every call fails
     /// with this status.
     Failed(Status),
-    /// Several channels, calls spread over them round-robin ([`Channel::balance_list`]).
-    Balanced(Balancer),
-}
-
-/// gRPC's `round_robin` over a static list of channels (gRFC A61's sibling policy, as grpc-go's
-/// `roundrobin` balancer): each call goes to the next channel that is not in TRANSIENT_FAILURE
-/// (its connection backoff running); a channel whose connection cannot be opened is left out
-/// until its backoff has passed, then tried again.
-struct Balancer {
-    channels: Vec<Channel>,
-    /// Calls picked so far: the next call takes the next usable channel after the last.
-    picks: Cell<usize>,
-}
-
-impl Balancer {
-    /// The channel for the next call: the usable channels in turn; one whose connection
-    /// fails to open is skipped for the next.
-    ///
-    /// Errors: every channel failed to connect: the last one's error, or, for a
-    /// `wait_for_ready` call, none (it is made on the first channel, which waits).
-    async fn pick(&self, wait_for_ready: bool) -> Result<&Channel, Status> {
-        let usable: Vec<&Channel> = self.channels.iter().filter(|c| c.usable()).collect();
-        let pick = self.picks.get();
-        self.picks.set(pick.wrapping_add(1));
-        let mut last_error = None;
-        for i in 0..usable.len() {
-            let channel = usable[(pick + i) % usable.len()];
-            match channel.open().await {
-                Ok(()) => return Ok(channel),
-                Err(status) => last_error = Some(status),
-            }
-        }
-        match (wait_for_ready, self.channels.first(), last_error) {
-            (true, Some(first), _) => Ok(first),
-            (false, _, Some(error)) => Err(error),
-            (false, Some(first), None) => first.open().await.map(|()| first),
-            (_, None, _) => Err(Status::invalid_argument(
-                "balance_list was given no endpoint",
-            )),
-        }
-    }
+    /// Several channels, calls spread over them round-robin ([`Channel::balance_list`], or
+    /// `round_robin` over a name's addresses).
+    Balanced(Box<balancer::Balancer>),
 }
 
 impl fmt::Debug for Channel {
@@ -643,7 +679,7 @@ impl fmt::Debug for Channel {
                 f.field("failed", status);
             }
             Connection::Balanced(balancer) => {
-                f.field("balanced", &balancer.channels);
+                f.field("balanced", &balancer.channels());
             }
             #[allow(unreachable_patterns)]
             _ => {}
@@ -694,15 +730,12 @@ impl Channel {
                 )),
             };
         };
-        let balancer = Balancer {
-            channels: endpoints.iter().map(Endpoint::connect_lazy).collect(),
-            picks: Cell::new(0),
-        };
+        let balancer = balancer::Balancer::list(&endpoints);
         Channel {
             inner: Rc::new(Inner::new(
                 None,
                 first.transport,
-                Connection::Balanced(balancer),
+                Connection::Balanced(Box::new(balancer)),
                 first,
             )),
         }

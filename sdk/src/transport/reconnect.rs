@@ -73,6 +73,8 @@ impl Backoff {
 pub(crate) struct Reconnect {
     host: String,
     port: u16,
+    /// Try the name's addresses in a random order (pick_first's `shuffleAddressList`).
+    shuffle: bool,
     /// The most time opening a connection may take.
     connect_timeout: Option<Duration>,
     /// The keepalive PINGs of each connection, if any.
@@ -101,6 +103,7 @@ impl Reconnect {
         Reconnect {
             host,
             port,
+            shuffle: false,
             connect_timeout,
             keepalive,
             #[cfg(feature = "tls-no-roots")]
@@ -109,6 +112,12 @@ impl Reconnect {
             opening: Mutex::new(()),
             backoff: RefCell::new(None),
         }
+    }
+
+    /// Tries the name's addresses in a random order (gRFC A62's `shuffleAddressList`).
+    pub(crate) fn shuffled(mut self, shuffle: bool) -> Reconnect {
+        self.shuffle = shuffle;
+        self
     }
 
     /// Makes each connection over TLS with `tls` (for `https://`).
@@ -219,7 +228,7 @@ impl Reconnect {
     /// `PermissionDenied` (naming the address) when the host did not grant access to it.
     async fn open(&self) -> Result<H2Connection, Status> {
         let open = async {
-            let tcp = tcp::connect(&self.host, self.port).await?;
+            let tcp = tcp::connect(&self.host, self.port, self.shuffle).await?;
             #[cfg(feature = "tls-no-roots")]
             if let Some(tls) = &self.tls {
                 let peer = format!("{}:{}", self.host, self.port);

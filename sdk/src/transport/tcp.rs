@@ -25,6 +25,7 @@ use wasip2::sockets::network::{
 use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 
 use super::wasi_io::{Readiness, poll_read, poll_write_all, stream_error};
+use crate::runtime::random_unit;
 use crate::status::Status;
 
 /// Bytes handed to h2 before a read returns `Pending` once (waking itself at once): 256 KiB.
@@ -56,18 +57,27 @@ pub(crate) struct TcpIo {
     socket: TcpSocket,
 }
 
-/// Opens a TCP connection to `host:port`.
+/// Opens a TCP connection to `host:port`: to the first of the name's addresses that accepts
+/// one, in the resolver's order or, with `shuffle`, in a random order (gRFC A61's pick_first,
+/// A62's `shuffleAddressList`).
 ///
 /// `host` is a DNS name, an IPv4 literal, or an IPv6 literal with or without brackets.
 /// Errors: `Unavailable` when the name does not resolve or no address accepts the
 /// connection (refused, unreachable, timed out); `PermissionDenied`, naming the address,
 /// when the host did not grant the guest access to it.
-pub(crate) async fn connect(host: &str, port: u16) -> Result<TcpIo, Status> {
+pub(crate) async fn connect(host: &str, port: u16, shuffle: bool) -> Result<TcpIo, Status> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let ips = match bare.parse::<IpAddr>() {
+    let mut ips = match bare.parse::<IpAddr>() {
         Ok(ip) => vec![ip],
         Err(_) => resolve(bare).await?,
     };
+    if shuffle {
+        // Fisher-Yates.
+        for i in (1..ips.len()).rev() {
+            let j = ((random_unit() * (i + 1) as f64) as usize).min(i);
+            ips.swap(i, j);
+        }
+    }
     let mut last_err = None;
     for ip in ips {
         match connect_addr(SocketAddr::new(ip, port)).await {
@@ -79,8 +89,11 @@ pub(crate) async fn connect(host: &str, port: u16) -> Result<TcpIo, Status> {
         .unwrap_or_else(|| Status::unavailable(format!("name {host:?} resolved to no address"))))
 }
 
-/// Resolves `name` with `wasi:sockets/ip-name-lookup`.
-async fn resolve(name: &str) -> Result<Vec<IpAddr>, Status> {
+/// Resolves `name` (a DNS name, not an IP literal) with `wasi:sockets/ip-name-lookup`: its
+/// addresses in the resolver's order.
+///
+/// Errors: `Unavailable` when the lookup fails (with a hint when the host granted none).
+pub(crate) async fn resolve(name: &str) -> Result<Vec<IpAddr>, Status> {
     let failed = |e: ErrorCode| {
         let hint = match e {
             ErrorCode::PermanentResolverFailure | ErrorCode::AccessDenied => {

@@ -388,11 +388,16 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
         "tasks" => tasks(&mut client).await?,
         "balanced" => {
             // CALLS calls, PACE_MS apart, of the fail: hook `fail:0:14:rr` (counted by each
-            // server), on one channel over the `,`-separated BACKENDS.
-            let backends = std::env::var("BACKENDS").unwrap_or_default();
-            let endpoints: Result<Vec<_>, Status> =
-                backends.split(',').map(Channel::from_shared).collect();
-            let mut balanced = EchoClient::new(Channel::balance_list(endpoints?));
+            // server), on one channel over the `,`-separated BACKENDS, or without BACKENDS on
+            // the URI's channel (its service config's policy, round_robin say).
+            let mut balanced = match std::env::var("BACKENDS") {
+                Ok(backends) => {
+                    let endpoints: Result<Vec<_>, Status> =
+                        backends.split(',').map(Channel::from_shared).collect();
+                    EchoClient::new(Channel::balance_list(endpoints?))
+                }
+                Err(_) => client.clone(),
+            };
             let pace = env_ms("PACE_MS").unwrap_or_default();
             let (mut ok, mut failed) = (0, Vec::new());
             for _ in 0..n {
