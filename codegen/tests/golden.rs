@@ -113,36 +113,62 @@ fn missing_proto_is_a_clear_error() {
     assert!(err.to_string().contains("nope.proto"), "{err}");
 }
 
-/// The SDK ships the `google.rpc` messages pre-generated (so users' builds need no protoc and
-/// no protox): they must be what this generator makes of `proto/google/rpc/*.proto`.
+/// The SDK ships some packages pre-generated (so users' builds need no protoc and no
+/// protox): each must be what this generator makes of its files under `proto/`.
 #[test]
-fn sdk_google_rpc_messages_are_up_to_date() {
+fn sdk_shipped_packages_are_up_to_date() {
+    // (protos, package, with clients, the SDK's file)
+    let shipped: &[(&[&str], &str, bool, &str)] = &[
+        (
+            &["google/rpc/status.proto", "google/rpc/error_details.proto"],
+            "google.rpc",
+            false,
+            "rich_status/google_rpc.rs",
+        ),
+        (
+            &["grpc/health/v1/health.proto"],
+            "grpc.health.v1",
+            true,
+            "health/grpc_health_v1.rs",
+        ),
+        (
+            &["grpc/reflection/v1/reflection.proto"],
+            "grpc.reflection.v1",
+            true,
+            "reflection/grpc_reflection_v1.rs",
+        ),
+        (
+            &["grpc/reflection/v1alpha/reflection.proto"],
+            "grpc.reflection.v1alpha",
+            true,
+            "reflection/grpc_reflection_v1alpha.rs",
+        ),
+    ];
     let root = manifest_dir().join("../proto");
-    let out = tempfile::tempdir().unwrap();
-    grpc_wasi_codegen::configure()
-        .build_client(false)
-        .out_dir(out.path())
-        .emit_rerun_if_changed(false)
-        .compile_protos(
-            &[
-                root.join("google/rpc/status.proto"),
-                root.join("google/rpc/error_details.proto"),
-            ],
-            &[&root],
-        )
-        .unwrap();
-    let generated = std::fs::read_to_string(out.path().join("google.rpc.rs")).unwrap();
-    let shipped = manifest_dir().join("../sdk/src/rich_status/google_rpc.rs");
-    if std::env::var_os("GRPC_WASI_BLESS").is_some() {
-        std::fs::write(&shipped, &generated).unwrap();
-        return;
+    for (protos, package, clients, file) in shipped {
+        let out = tempfile::tempdir().unwrap();
+        let protos: Vec<PathBuf> = protos.iter().map(|p| root.join(p)).collect();
+        grpc_wasi_codegen::configure()
+            .build_client(*clients)
+            .out_dir(out.path())
+            .emit_rerun_if_changed(false)
+            .compile_protos(&protos, &[&root])
+            .unwrap();
+        let generated = std::fs::read_to_string(out.path().join(format!("{package}.rs"))).unwrap();
+        let path = manifest_dir().join("../sdk/src").join(file);
+        if std::env::var_os("GRPC_WASI_BLESS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+            continue;
+        }
+        let current = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{}: {e} (record it with GRPC_WASI_BLESS=1)", path.display())
+        });
+        assert!(
+            current == generated,
+            "{} is stale: re-record with GRPC_WASI_BLESS=1",
+            path.display()
+        );
     }
-    let current = std::fs::read_to_string(&shipped).unwrap();
-    assert!(
-        current == generated,
-        "{} is stale: re-record with GRPC_WASI_BLESS=1",
-        shipped.display()
-    );
 }
 
 /// `protoc` running the plugin in `include` on `protos` with `--grpc-wasi_opt=opt`: its

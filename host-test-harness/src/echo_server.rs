@@ -22,7 +22,9 @@
 //!     `CODE` (with `grpc-retry-pushback-ms: PUSHBACK_MS` if given), then replies
 //!     `calls=C previous-attempts=P gaps-ms=[…]`: the calls with `TAG` so far, the
 //!     `grpc-previous-rpc-attempts` of this one (`none` without), the ms between the calls;
-//!   - `calls?:TAG` → replies with the number of calls `TAG` has seen.
+//!   - `calls?:TAG` → replies with the number of calls `TAG` has seen;
+//!   - `health:SERVING` / `health:NOT_SERVING` → sets what the server's health service says
+//!     of `grpc.examples.echo.Echo`, then replies `ok`.
 //! - `ServerStreamingEcho`: replies with `TEXT 0`, `TEXT 1`, … : 3 messages, or `N` for a
 //!   request `repeat:N:TEXT`; for `forever:TAG`, one message every 10 ms until the client
 //!   cancels, which is recorded under `TAG`; for `fail-after-first:TAG`, `first` then
@@ -33,6 +35,10 @@
 //!   then the hook's).
 //! - `BidirectionalStreamingEcho`: replies to each request message with the same message as
 //!   soon as it arrives (full duplex).
+//!
+//! Beside it: `grpc.health.v1.Health` (tonic-health; `""` and `grpc.examples.echo.Echo`
+//! SERVING at start) and server reflection (tonic-reflection) of `echo.proto` and
+//! `health.proto`, `grpc.reflection.v1` and `v1alpha` (or only `v1alpha`, [`start_with`]).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -52,8 +58,9 @@ use crate::tls::ServerTls;
 /// How long a `barrier:` call waits for the others.
 const BARRIER_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Default)]
 struct EchoImpl {
+    /// What the health service says.
+    health: tonic_health::server::HealthReporter,
     barriers: Mutex<HashMap<String, Arc<Barrier>>>,
     cancelled: Arc<Mutex<HashSet<String>>>,
     /// The calls seen of each `fail:` / `fail-after-first:` tag, with when each came.
@@ -224,6 +231,20 @@ impl Echo for EchoImpl {
         if let Some(tag) = message.strip_prefix("calls?:") {
             return Ok(Response::new(reply(self.calls(tag)?.to_string())));
         }
+        if let Some(status) = message.strip_prefix("health:") {
+            use tonic_health::ServingStatus as S;
+            let status = match status {
+                "SERVING" => S::Serving,
+                "NOT_SERVING" => S::NotServing,
+                _ => {
+                    return Err(Status::invalid_argument(
+                        "health:SERVING or health:NOT_SERVING",
+                    ));
+                }
+            };
+            self.health.set_service_status(ECHO_SERVICE, status).await;
+            return Ok(Response::new(reply("ok".to_owned())));
+        }
         if let Some(name) = message.strip_prefix("header?:") {
             let values: Vec<&str> = headers
                 .get_all(name)
@@ -382,18 +403,80 @@ pub fn start(addr: SocketAddr) -> anyhow::Result<TestServer> {
     TestServer::start(addr, "echo-server", serve)
 }
 
+/// The reflection services a server has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reflection {
+    /// `grpc.reflection.v1` and `grpc.reflection.v1alpha` (what [`start`] serves).
+    Both,
+    /// Only `grpc.reflection.v1alpha`, as older servers.
+    V1AlphaOnly,
+}
+
+/// [`start`], with the reflection services `reflection` says.
+pub fn start_with(addr: SocketAddr, reflection: Reflection) -> anyhow::Result<TestServer> {
+    match reflection {
+        Reflection::Both => start(addr),
+        Reflection::V1AlphaOnly => TestServer::start(addr, "echo-server", serve_v1alpha),
+    }
+}
+
 /// Starts the echo server speaking TLS as `tls` says (its URI is `https://`); otherwise as
 /// [`start`]. Errors: also a TLS configuration rustls cannot use.
 pub fn start_tls(addr: SocketAddr, tls: &ServerTls) -> anyhow::Result<TestServer> {
     TestServer::start_tls(addr, "echo-server", tls, serve)
 }
 
+/// The echo service's full name, as the health service knows it.
+const ECHO_SERVICE: &str = "grpc.examples.echo.Echo";
+
 fn serve(incoming: Incoming, stop: Shutdown) -> Serve {
-    Box::pin(
+    serve_reflection(incoming, stop, Reflection::Both)
+}
+
+fn serve_v1alpha(incoming: Incoming, stop: Shutdown) -> Serve {
+    serve_reflection(incoming, stop, Reflection::V1AlphaOnly)
+}
+
+fn serve_reflection(incoming: Incoming, stop: Shutdown, reflection: Reflection) -> Serve {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::proto::ECHO_DESCRIPTORS)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    // The descriptors are the build's own: an error here is a bug, shown, and the server then
+    // runs without that reflection service (so the reflection tests fail, saying why).
+    fn built<S>(service: Result<S, tonic_reflection::server::Error>) -> Option<S> {
+        service
+            .inspect_err(|e| eprintln!("echo server: reflection: {e}"))
+            .ok()
+    }
+    let v1 = match reflection {
+        Reflection::Both => built(reflection_builder().build_v1()),
+        Reflection::V1AlphaOnly => None,
+    };
+    let v1alpha = built(reflection_builder().build_v1alpha());
+    Box::pin(async move {
+        health
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
+        health
+            .set_service_status(ECHO_SERVICE, tonic_health::ServingStatus::Serving)
+            .await;
+        let echo = EchoImpl {
+            health,
+            barriers: Mutex::default(),
+            cancelled: Arc::default(),
+            attempts: Mutex::default(),
+        };
         tonic::transport::Server::builder()
             .accept_http1(true)
             .layer(tonic_web::GrpcWebLayer::new())
-            .add_service(compressing(EchoService::new(EchoImpl::default())))
-            .serve_with_incoming_shutdown(incoming, stop),
-    )
+            .add_service(compressing(EchoService::new(echo)))
+            .add_service(health_service)
+            .add_optional_service(v1alpha)
+            .add_optional_service(v1)
+            .serve_with_incoming_shutdown(incoming, stop)
+            .await
+    })
 }

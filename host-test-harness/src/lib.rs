@@ -44,6 +44,10 @@ pub mod tls;
 #[allow(missing_docs, clippy::all)]
 pub mod proto {
     tonic::include_proto!("grpc.examples.echo");
+
+    /// `echo.proto`'s file descriptor set (for the echo server's reflection services).
+    pub const ECHO_DESCRIPTORS: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/echo_descriptors.bin"));
 }
 
 /// gRPC's RouteGuide example service, generated from `proto/routeguide/route_guide.proto`.

@@ -74,6 +74,9 @@
 //! | connection backoff (gRPC's connection-backoff document), wait-for-ready calls ([`Request::set_wait_for_ready`]) | yes (sockets) |
 //! | what tonic users take from tokio: [`time`] (`sleep`, `interval`, `timeout`), [`spawn`], `#[grpc_wasi::main]` | yes |
 //! | rich error details: `google.rpc.Status` and `error_details.proto` (feature `rich-status`) | yes |
+//! | name resolution (`dns:///NAME:PORT`), `pick_first` and `round_robin` over a name's addresses, [`Channel::balance_list`] | yes (sockets) |
+//! | health checking (feature `health`): the `grpc.health.v1` client, client-side health checking (gRFC A17) | yes |
+//! | server reflection (feature `reflection`): `grpc.reflection.v1`, falling back to `v1alpha` | yes |
 //! | TLS on the sockets transport (feature `tls`): `https://`, rustls in the guest, `ClientTlsConfig` as tonic's, mTLS, ALPN `h2`; `tls-no-roots` without Mozilla's roots, `tls-ring` with ring's cryptography (needs clang) | yes |
 //!
 //! Each transport feature brings its WASI imports into the component: enable only the ones
@@ -95,13 +98,20 @@ macro_rules! include_proto {
     };
 }
 
+// The generated clients the SDK ships (health, reflection) name the crate as users do.
+extern crate self as grpc_wasi;
+
 pub mod client;
 pub mod codec;
 #[doc(hidden)]
 pub mod codegen;
+#[cfg(feature = "health")]
+pub mod health;
 pub mod metadata;
 mod reactor;
 mod readiness;
+#[cfg(feature = "reflection")]
+pub mod reflection;
 mod request;
 mod response;
 #[cfg(feature = "rich-status")]

@@ -9,11 +9,18 @@
 //! marks the resolution stale: the next call resolves the name again, at most once every
 //! [`MIN_RERESOLUTION_INTERVAL`] (grpc-go's DNS resolver's rate), keeping the connections to
 //! the addresses that remain.
+//!
+//! With client-side health checking (gRFC A17: [`Endpoint::health_check`] and the service
+//! config's `healthCheckConfig`), a server also takes calls only once its health service has
+//! said SERVING: calls wait while no server has answered yet, and fail with `Unavailable`
+//! when every server that can be reached is not serving (wait-for-ready calls wait on).
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 #[cfg(feature = "sockets")]
 use std::net::IpAddr;
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 #[cfg(feature = "sockets")]
 use std::time::{Duration, Instant};
 
@@ -24,9 +31,73 @@ use crate::status::Status;
 #[cfg(feature = "sockets")]
 pub(super) const MIN_RERESOLUTION_INTERVAL: Duration = Duration::from_secs(30);
 
+/// What client-side health checking has said of a server (gRFC A17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Health {
+    /// No answer yet (A17: the subchannel stays CONNECTING).
+    Pending,
+    /// SERVING, or the server has no health service (A17: UNIMPLEMENTED disables checking).
+    Serving,
+    /// Anything else, or the health call failed.
+    NotServing,
+}
+
+/// The health checking of one server: started by [`StartHealthCheck`], stopped when dropped.
+pub(crate) trait ServerHealth {
+    /// The latest answer.
+    fn health(&self) -> Health;
+}
+
+/// Starts the health checking of `channel`'s server for the service `name` (`""`: the
+/// server's overall health), calling [`Changes::notify`] on `changes` at each new answer.
+/// Called inside the reactor (it spawns the watch).
+pub(crate) type StartHealthCheck = fn(&Channel, &str, Rc<Changes>) -> Box<dyn ServerHealth>;
+
+/// A count of changes that tasks can wait on (a new health answer, here).
+#[derive(Default)]
+pub(crate) struct Changes {
+    version: Cell<u64>,
+    waiting: RefCell<Vec<Waker>>,
+}
+
+impl Changes {
+    /// Counts a change and wakes the waiting tasks.
+    pub(crate) fn notify(&self) {
+        self.version.set(self.version.get().wrapping_add(1));
+        for waker in self.waiting.take() {
+            waker.wake();
+        }
+    }
+
+    /// Ends once a change after `seen` (a [`Changes::version`]) has been counted.
+    fn changed_since(&self, seen: u64) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.version.get() != seen {
+                return Poll::Ready(());
+            }
+            self.waiting.borrow_mut().push(cx.waker().clone());
+            Poll::Pending
+        })
+    }
+
+    fn version(&self) -> u64 {
+        self.version.get()
+    }
+}
+
+/// The client-side health checking of a balancer's servers.
+struct HealthChecking {
+    start: StartHealthCheck,
+    /// `healthCheckConfig.serviceName`.
+    service: String,
+    changes: Rc<Changes>,
+}
+
 /// One server of the set.
 struct Server {
     channel: Channel,
+    /// Its health checking, once started (by the first pick that sees it).
+    health: RefCell<Option<Box<dyn ServerHealth>>>,
     /// The address this channel connects to, for a resolved name.
     #[cfg(feature = "sockets")]
     addr: Option<IpAddr>,
@@ -41,6 +112,32 @@ pub(super) struct Balancer {
     /// The name the servers are the addresses of, for `round_robin` over a name.
     #[cfg(feature = "sockets")]
     name: Option<Name>,
+    /// Client-side health checking, if on.
+    health: Option<HealthChecking>,
+}
+
+impl Server {
+    fn new(channel: Channel) -> Server {
+        Server {
+            channel,
+            health: RefCell::new(None),
+            #[cfg(feature = "sockets")]
+            addr: None,
+        }
+    }
+
+    /// What health checking last said (`Serving` without it).
+    fn health(&self) -> Health {
+        self.health
+            .borrow()
+            .as_ref()
+            .map_or(Health::Serving, |h| h.health())
+    }
+
+    /// True if it may take a call now: its connection is not in backoff, and it is serving.
+    fn ready(&self) -> bool {
+        self.channel.usable() && self.health() == Health::Serving
+    }
 }
 
 /// A name whose addresses are the servers.
@@ -56,21 +153,19 @@ struct Name {
 }
 
 impl Balancer {
-    /// `round_robin` over `endpoints`' channels (made lazily).
+    /// `round_robin` over `endpoints`' channels (made lazily), health-checked as the first
+    /// endpoint says.
     pub(super) fn list(endpoints: &[Endpoint]) -> Balancer {
         let servers = endpoints
             .iter()
-            .map(|endpoint| Server {
-                channel: endpoint.connect_lazy(),
-                #[cfg(feature = "sockets")]
-                addr: None,
-            })
+            .map(|endpoint| Server::new(endpoint.connect_lazy()))
             .collect();
         Balancer {
             servers: RefCell::new(servers),
             picks: Cell::new(0),
             #[cfg(feature = "sockets")]
             name: None,
+            health: endpoints.first().and_then(health_checking),
         }
     }
 
@@ -81,6 +176,7 @@ impl Balancer {
         Balancer {
             servers: RefCell::new(Rc::new([])),
             picks: Cell::new(0),
+            health: health_checking(&endpoint),
             name: Some(Name {
                 endpoint,
                 host,
@@ -112,12 +208,15 @@ impl Balancer {
             self.refresh(name).await?;
         }
         let servers = self.servers.borrow().clone();
-        let usable = servers.iter().filter(|s| s.channel.usable()).count();
+        if let Some(health) = &self.health {
+            health.wait(&servers, wait_for_ready).await;
+        }
+        let usable = servers.iter().filter(|s| s.ready()).count();
         let pick = self.picks.get();
         self.picks.set(pick.wrapping_add(1));
         let mut last_error = None;
         let start = if usable == 0 { 0 } else { pick % usable };
-        let in_turn = servers.iter().filter(|s| s.channel.usable());
+        let in_turn = servers.iter().filter(|s| s.ready());
         for server in in_turn.clone().skip(start).chain(in_turn.take(start)) {
             match server.channel.open().await {
                 Ok(()) => return Ok(server.channel.clone()),
@@ -129,6 +228,15 @@ impl Balancer {
         }
         if usable < servers.len() {
             self.connection_failed();
+        }
+        if let Some(health) = &self.health
+            && !wait_for_ready
+            && servers.iter().any(|s| s.channel.usable())
+        {
+            return Err(Status::unavailable(format!(
+                "no server is SERVING {:?} (client-side health checking)",
+                health.service
+            )));
         }
         match (wait_for_ready, servers.first(), last_error) {
             (true, Some(first), _) => Ok(first.channel.clone()),
@@ -193,12 +301,62 @@ impl Balancer {
                 Some(server) => server.channel.clone(),
                 None => name.endpoint.address_channel(addr),
             };
-            servers.push(Server {
-                channel,
-                addr: Some(addr),
-            });
+            let mut server = Server::new(channel);
+            server.addr = Some(addr);
+            if let Some(kept) = old.iter().find(|s| s.addr == Some(addr)) {
+                server.health = RefCell::new(kept.health.take());
+            }
+            servers.push(server);
         }
         *self.servers.borrow_mut() = servers.into();
         Ok(())
+    }
+}
+
+/// The endpoint's client-side health checking: on with a checker
+/// ([`Endpoint::health_check`]) and a service config with `healthCheckConfig`.
+fn health_checking(endpoint: &Endpoint) -> Option<HealthChecking> {
+    let service = endpoint
+        .service_config
+        .as_ref()?
+        .health_check_service_name
+        .clone()?;
+    Some(HealthChecking {
+        start: endpoint.health_check?,
+        service,
+        changes: Rc::default(),
+    })
+}
+
+impl HealthChecking {
+    /// Starts the checking of the servers that have none yet, then waits while no server is
+    /// ready and one that can be reached has not answered yet (or, for a wait-for-ready call,
+    /// is not serving).
+    async fn wait(&self, servers: &[Server], wait_for_ready: bool) {
+        for server in servers {
+            let mut health = server.health.borrow_mut();
+            if health.is_none() {
+                let started = (self.start)(&server.channel, &self.service, self.changes.clone());
+                *health = Some(started);
+            }
+        }
+        loop {
+            let seen = self.changes.version();
+            if servers.iter().any(Server::ready) {
+                return;
+            }
+            let waiting = servers.iter().any(|s| {
+                s.channel.usable()
+                    && match s.health() {
+                        Health::Pending => true,
+                        Health::NotServing => wait_for_ready,
+                        Health::Serving => false,
+                    }
+            });
+            if !waiting {
+                return;
+            }
+            self.changes.changed_since(seen).await;
+        }
     }
 }

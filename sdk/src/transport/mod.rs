@@ -11,7 +11,7 @@
 #[cfg(not(any(feature = "sockets", feature = "wasi-http")))]
 compile_error!("grpc-wasi needs a transport: enable the `sockets` or the `wasi-http` feature");
 
-mod balancer;
+pub(crate) mod balancer;
 mod bursts;
 #[cfg(feature = "sockets")]
 mod coalesce;
@@ -162,6 +162,8 @@ pub struct Endpoint {
     keep_alive_timeout: Duration,
     keep_alive_while_idle: bool,
     service_config: Option<Rc<ServiceConfig>>,
+    /// Client-side health checking's start (gRFC A17), if on.
+    health_check: Option<balancer::StartHealthCheck>,
     #[cfg(feature = "tls-no-roots")]
     tls: Option<tls::TlsConnector>,
 }
@@ -216,6 +218,7 @@ impl Endpoint {
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             keep_alive_while_idle: false,
             service_config: None,
+            health_check: None,
             #[cfg(feature = "tls-no-roots")]
             tls: None,
         }
@@ -319,6 +322,14 @@ impl Endpoint {
     pub fn service_config(mut self, json: &str) -> Result<Self, Status> {
         self.service_config = Some(Rc::new(ServiceConfig::from_json(json)?));
         Ok(self)
+    }
+
+    /// Turns on client-side health checking with `start` (what `grpc_wasi::health`'s
+    /// `Endpoint::health_check` passes).
+    #[cfg_attr(not(feature = "health"), allow(dead_code))]
+    pub(crate) fn with_health_check(mut self, start: balancer::StartHealthCheck) -> Self {
+        self.health_check = Some(start);
+        self
     }
 
     /// Picks the transport (default [`Transport::Sockets`]).

@@ -9,7 +9,7 @@
 //! `TLS_DOMAIN` (the name to check) and `TLS_ASSUME_H2` (set: accept a server that selects no
 //! ALPN protocol) make its `ClientTlsConfig`; `RUNTIME=tokio` runs the scenario in a tokio
 //! runtime instead of `grpc_wasi::block_on`; `SERVICE_CONFIG` is the channel's service config
-//! (JSON). Prints one line: `ok: DETAILS`
+//! (JSON), and `HEALTH_CHECK` (set) turns on client-side health checking. Prints one line: `ok: DETAILS`
 //! when the scenario's checks passed, `status: CODE MESSAGE` when a call failed with a status
 //! (`CODE` is the number) and `check failed: WHAT` when a reply was not what the scenario
 //! expected. The host-side tests assert on that line. Exit code 0 unless the arguments are wrong.
@@ -119,6 +119,9 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
     }
     if let Ok(config) = std::env::var("SERVICE_CONFIG") {
         endpoint = endpoint.service_config(&config)?;
+    }
+    if std::env::var("HEALTH_CHECK").is_ok() {
+        endpoint = endpoint.health_check();
     }
     let channel = match std::env::var("CONNECT").as_deref() {
         Ok("lazy") => endpoint.connect_lazy(),
@@ -409,6 +412,49 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
             }
             check(failed.is_empty(), || format!("{ok} ok, failed: {failed:?}"))
                 .map(|()| format!("{ok} calls"))
+        }
+        "health" => {
+            // The health client: Check, then Watch while the echo server's `health:` hook
+            // makes Echo NOT_SERVING and SERVING again.
+            use grpc_wasi::health::{HealthCheckRequest, HealthClient};
+            let mut health = HealthClient::new(channel.clone());
+            let ask = |service: &str| HealthCheckRequest {
+                service: service.to_owned(),
+            };
+            let overall = health.check(ask("")).await?.into_inner().status();
+            let unknown = health.check(ask("no.such.Service")).await.map(|_| ()).err();
+            let mut watch = health
+                .watch(ask("grpc.examples.echo.Echo"))
+                .await?
+                .into_inner();
+            let mut seen = Vec::new();
+            let first = watch.message().await?.map(|r| r.status());
+            seen.push(format!("{first:?}"));
+            for hook in ["health:NOT_SERVING", "health:SERVING"] {
+                client.unary_echo(request(hook)).await?;
+                let next = watch.message().await?.map(|r| r.status());
+                seen.push(format!("{next:?}"));
+            }
+            Ok(format!(
+                "check {overall:?}, unknown {:?}, watch {}",
+                unknown.map(|s| s.code()),
+                seen.join(" ")
+            ))
+        }
+        "reflection" => {
+            // The reflection client: the services, and the files behind Echo.
+            let mut reflection = grpc_wasi::reflection::ReflectionClient::new(channel.clone());
+            let services = reflection.list_services().await?;
+            let files = reflection
+                .file_containing_symbol("grpc.examples.echo.Echo")
+                .await?;
+            let names: Vec<&str> = files.file.iter().map(|f| f.name()).collect();
+            let unknown = reflection.file_containing_symbol("no.Such").await.err();
+            Ok(format!(
+                "{:?} services {services:?} files {names:?} unknown {:?}",
+                reflection.version(),
+                unknown.map(|s| s.code())
+            ))
         }
         "say" => {
             // One unary call of MESSAGE (a hook of the echo server's, say), waiting for ready
