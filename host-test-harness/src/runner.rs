@@ -165,6 +165,8 @@ pub struct RunOptions {
     pub inherit_stdio: bool,
     /// Give the guest this process's stdin (`--stdin`); without it the guest's stdin is empty.
     pub inherit_stdin: bool,
+    /// The guest's stdin, when not inherited (default: empty).
+    pub stdin: Vec<u8>,
     /// Host folders the guest may read, each with the path it sees it at (`wasmtime run
     /// --dir HOST::GUEST`): read-only.
     pub dirs: Vec<(std::path::PathBuf, String)>,
@@ -308,6 +310,10 @@ impl Runner {
         }
         if options.inherit_stdin {
             builder.inherit_stdin();
+        } else if !options.stdin.is_empty() {
+            builder.stdin(wasmtime_wasi::p2::pipe::MemoryInputPipe::new(
+                options.stdin.clone(),
+            ));
         }
         if options.inherit_stdio {
             builder.inherit_stdout().inherit_stderr();

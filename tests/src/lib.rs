@@ -109,9 +109,15 @@ pub fn run_guest_with_dirs(
         dirs: dirs.to_vec(),
         ..RunOptions::default()
     };
+    run_guest_options(package, &options)
+}
+
+/// Runs the guest `package` as `options` say (in the harness's runner, within
+/// [`RUN_TIMEOUT`]). Panics (failing the test) if the guest traps or runs past it.
+pub fn run_guest_options(package: &str, options: &RunOptions) -> RunOutput {
     runner()
-        .run_blocking(&component(package), &options, Some(RUN_TIMEOUT))
-        .unwrap_or_else(|e| panic!("guest {package} {args:?}: {e:#}"))
+        .run_blocking(&component(package), options, Some(RUN_TIMEOUT))
+        .unwrap_or_else(|e| panic!("guest {package} {:?}: {e:#}", options.args))
 }
 
 /// A free port of 127.0.0.1 with nothing on it for `delay`, then the echo server: its address

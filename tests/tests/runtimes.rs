@@ -376,3 +376,33 @@ fn tonics_route_guide_client_runs_in_stock_wasmtime() {
     assert!(ran.success, "{ran:?}");
     check_route_guide_output(&ran.stdout);
 }
+
+#[test]
+fn the_grpcurl_example_runs_in_stock_wasmtime() {
+    let Some(wasmtime) = wasmtime() else { return };
+    let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let wasm = guest::build("grpcurl").unwrap();
+    // `grpcurl -plaintext FLAGS ADDRESS TAIL`.
+    let grpcurl = |flags: &[&str], tail: &[&str]| {
+        let mut args: Vec<String> = ["run", "-S", "inherit-network"].map(String::from).into();
+        args.push(wasm.display().to_string());
+        args.push("-plaintext".to_owned());
+        args.extend(flags.iter().map(|a| a.to_string()));
+        args.push(server.addr().to_string());
+        args.extend(tail.iter().map(|a| a.to_string()));
+        run_limited(&wasmtime, &args)
+    };
+    let unary = "grpc.examples.echo.Echo/UnaryEcho";
+    let list = grpcurl(&[], &["list"]);
+    assert!(list.success, "{list:?}");
+    assert!(
+        list.stdout.starts_with("grpc.examples.echo.Echo\n"),
+        "{list:?}"
+    );
+    let hi = grpcurl(&["-d", r#"{"message": "hi"}"#], &[unary]);
+    assert_eq!(hi.stdout, "{\n  \"message\": \"hi\"\n}\n", "{hi:?}");
+    let failed = grpcurl(&["-d", r#"{"message": "status:3:bad"}"#], &[unary]);
+    assert!(!failed.success);
+    let status = "ERROR:\n  Code: InvalidArgument\n  Message: bad\n";
+    assert_eq!(failed.stderr, status, "{failed:?}");
+}

@@ -186,14 +186,10 @@ impl ReflectionClient {
     ) -> Result<ServerReflectionResponse, Status> {
         let mut client =
             v1::server_reflection_client::ServerReflectionClient::new(self.channel.clone());
-        let mut answers = client
+        let answers = client
             .server_reflection_info(futures_lite::stream::once(request))
-            .await?
-            .into_inner();
-        answers
-            .message()
-            .await?
-            .ok_or_else(|| Status::internal("reflection: the server sent no answer"))
+            .await?;
+        first_answer(answers.into_inner()).await
     }
 
     /// `request` on v1alpha: the same messages under another package, so the same bytes.
@@ -206,16 +202,22 @@ impl ReflectionClient {
             .map_err(recode)?;
         let mut client =
             v1alpha::server_reflection_client::ServerReflectionClient::new(self.channel.clone());
-        let mut answers = client
+        let answers = client
             .server_reflection_info(futures_lite::stream::once(request))
-            .await?
-            .into_inner();
-        let answer = answers
-            .message()
-            .await?
-            .ok_or_else(|| Status::internal("reflection: the server sent no answer"))?;
+            .await?;
+        let answer = first_answer(answers.into_inner()).await?;
         ServerReflectionResponse::decode(answer.encode_to_vec().as_slice()).map_err(recode)
     }
+}
+
+/// The first message of a `ServerReflectionInfo` call (the answer to its one request).
+///
+/// Errors: the call's status; `Internal` if the call ended without a message.
+async fn first_answer<T: Message + Default>(mut answers: crate::Streaming<T>) -> Result<T, Status> {
+    answers
+        .message()
+        .await?
+        .ok_or_else(|| Status::internal("reflection: the server sent no answer"))
 }
 
 /// An answer of the wrong kind for `question`.

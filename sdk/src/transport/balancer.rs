@@ -33,6 +33,7 @@ pub(super) const MIN_RERESOLUTION_INTERVAL: Duration = Duration::from_secs(30);
 
 /// What client-side health checking has said of a server (gRFC A17).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "health"), allow(dead_code))]
 pub(crate) enum Health {
     /// No answer yet (A17: the subchannel stays CONNECTING).
     Pending,
@@ -62,6 +63,7 @@ pub(crate) struct Changes {
 
 impl Changes {
     /// Counts a change and wakes the waiting tasks.
+    #[cfg_attr(not(feature = "health"), allow(dead_code))]
     pub(crate) fn notify(&self) {
         self.version.set(self.version.get().wrapping_add(1));
         for waker in self.waiting.take() {
