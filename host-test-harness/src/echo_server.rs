@@ -23,6 +23,9 @@
 //!     `calls=C previous-attempts=P gaps-ms=[…]`: the calls with `TAG` so far, the
 //!     `grpc-previous-rpc-attempts` of this one (`none` without), the ms between the calls;
 //!   - `calls?:TAG` → replies with the number of calls `TAG` has seen;
+//!   - `slow-first:MS:TAG` → the first call with `TAG` waits `MS` milliseconds (recorded as
+//!     cancelled under `TAG` if the client cancels it meanwhile), later ones none; each then
+//!     replies `calls=C previous-attempts=P` as `fail:` does (a call is recorded under `TAG`);
 //!   - `health:SERVING` / `health:NOT_SERVING` → sets what the server's health service says
 //!     of `grpc.examples.echo.Echo`, then replies `ok`.
 //! - `ServerStreamingEcho`: replies with `TEXT 0`, `TEXT 1`, … : 3 messages, or `N` for a
@@ -96,6 +99,14 @@ fn reply(message: impl Into<String>) -> EchoResponse {
     }
 }
 
+/// A request's `grpc-previous-rpc-attempts`, `none` without one.
+fn previous_attempts(headers: &http::HeaderMap) -> &str {
+    headers
+        .get("grpc-previous-rpc-attempts")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
+}
+
 /// A `fail:N:CODE:TAG[:PUSHBACK_MS]` hook's parts.
 struct FailHook<'a> {
     n: usize,
@@ -159,13 +170,21 @@ impl EchoImpl {
             }
             return Err(status);
         }
-        let previous = headers
-            .get("grpc-previous-rpc-attempts")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("none");
+        let previous = previous_attempts(headers);
         Ok(format!(
             "calls={calls} previous-attempts={previous} gaps-ms={gaps:?}"
         ))
+    }
+
+    /// Waits `ms` milliseconds; recorded as cancelled under `tag` if dropped before.
+    async fn sleep(&self, ms: u64, tag: &str) {
+        let guard = CancelGuard {
+            tag: tag.to_owned(),
+            cancelled: self.cancelled.clone(),
+            finished: false,
+        };
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        guard.finish();
     }
 
     /// How many calls the tag `tag` has seen.
@@ -228,6 +247,20 @@ impl Echo for EchoImpl {
             let hook = FailHook::parse(rest)?;
             return Ok(Response::new(reply(self.fail_hook(&hook, &headers)?)));
         }
+        if let Some(rest) = message.strip_prefix("slow-first:") {
+            let (ms, tag) = rest
+                .split_once(':')
+                .and_then(|(ms, tag)| Some((ms.parse::<u64>().ok()?, tag)))
+                .ok_or_else(|| Status::invalid_argument("slow-first:MS:TAG needs a number MS"))?;
+            let (calls, _) = self.attempt(tag)?;
+            if calls == 1 {
+                self.sleep(ms, tag).await;
+            }
+            let previous = previous_attempts(&headers);
+            return Ok(Response::new(reply(format!(
+                "calls={calls} previous-attempts={previous}"
+            ))));
+        }
         if let Some(tag) = message.strip_prefix("calls?:") {
             return Ok(Response::new(reply(self.calls(tag)?.to_string())));
         }
@@ -266,13 +299,7 @@ impl Echo for EchoImpl {
             let ms = ms
                 .parse()
                 .map_err(|_| Status::invalid_argument("sleep:MS:TAG needs a number MS"))?;
-            let guard = CancelGuard {
-                tag: tag.to_owned(),
-                cancelled: self.cancelled.clone(),
-                finished: false,
-            };
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            guard.finish();
+            self.sleep(ms, tag).await;
             return Ok(Response::new(reply(tag)));
         }
         if let Some(rest) = message.strip_prefix("status:") {

@@ -70,7 +70,7 @@
 //! | per-message compression: [`StreamMessage::uncompressed`] in a request stream, [`Streaming::message_compressed`] for received messages | yes |
 //! | interceptors ([`client::Interceptor`]: `FnMut` closures or types, [`client::Grpc::with_interceptor`]) | yes |
 //! | tonic's client API where tonic has it: [`transport::Channel`], [`transport::Endpoint::new`], [`metadata::MetadataValue`], generated `connect(dst)`, `Client<Channel>` (README, "Coming from tonic") | yes |
-//! | service config ([`transport::Endpoint::service_config`]: per-method timeouts, size limits, `waitForReady`, retry policies), retries per gRFC A6 (backoff, pushback, throttling, replayed request streams) | yes |
+//! | service config ([`transport::Endpoint::service_config`]: per-method timeouts, size limits, `waitForReady`, retry and hedging policies), retries and hedging per gRFC A6 (backoff, pushback, throttling, replayed request streams) | yes |
 //! | connection backoff (gRPC's connection-backoff document), wait-for-ready calls ([`Request::set_wait_for_ready`]) | yes (sockets) |
 //! | what tonic users take from tokio: [`time`] (`sleep`, `interval`, `timeout`), [`spawn`], `#[grpc_wasi::main]` | yes |
 //! | rich error details: `google.rpc.Status` and `error_details.proto` (feature `rich-status`) | yes |

@@ -9,7 +9,8 @@
 //!   every method of the service; `{}` alone, every method of every service), `timeout`,
 //!   `waitForReady`, `maxRequestMessageBytes`, `maxResponseMessageBytes`, `retryPolicy`
 //!   (`maxAttempts`, `initialBackoff`, `maxBackoff`, `backoffMultiplier`,
-//!   `retryableStatusCodes`);
+//!   `retryableStatusCodes`) or `hedgingPolicy` (`maxAttempts`, `hedgingDelay`,
+//!   `nonFatalStatusCodes`);
 //! - `retryThrottling` (`maxTokens`, `tokenRatio`);
 //! - `loadBalancingConfig[]`: the first policy this build knows is used: `pick_first` (with
 //!   `shuffleAddressList`, gRFC A62) or `round_robin`;
@@ -18,9 +19,8 @@
 //!
 //! Unknown fields are ignored, as the spec asks of clients. Every field that is present is
 //! checked: a value of the wrong type or out of range is an `InvalidArgument` naming the field
-//! (`methodConfig[0].retryPolicy.maxAttempts: …`). A `hedgingPolicy` is refused with
-//! `Unimplemented` (hedging is not built), and so is a `loadBalancingConfig` without a policy
-//! this build knows.
+//! (`methodConfig[0].retryPolicy.maxAttempts: …`). A `loadBalancingConfig` without a policy this build knows is
+//! refused with `Unimplemented`.
 
 use std::cell::Cell;
 use std::str::FromStr;
@@ -85,6 +85,22 @@ pub struct MethodConfig {
     pub max_response_message_bytes: Option<usize>,
     /// How failed calls are retried (gRFC A6).
     pub retry_policy: Option<RetryPolicy>,
+    /// How calls are hedged (gRFC A6); never together with `retry_policy`.
+    pub hedging_policy: Option<HedgingPolicy>,
+}
+
+/// gRFC A6's `hedgingPolicy`: the call is sent, and sent again every `hedging_delay` while no
+/// attempt has answered, up to `max_attempts` attempts at once; the first answer wins and the
+/// others are cancelled. An attempt that fails with one of `non_fatal_status_codes` starts the
+/// next at once; any other failure ends the call with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HedgingPolicy {
+    /// Attempts in all, the first included: 2 to 5 (a larger value is taken as 5, as A6 says).
+    pub max_attempts: u32,
+    /// The wait before each next attempt while none has answered (default 0: all at once).
+    pub hedging_delay: Duration,
+    /// The codes after which the next attempt is sent at once (default: none).
+    pub non_fatal_status_codes: Vec<Code>,
 }
 
 /// gRFC A6's `retryPolicy`: up to `max_attempts` attempts in all, the `n`th retry after a
@@ -147,8 +163,9 @@ impl ServiceConfig {
     /// Parses and checks `json` (the service config's JSON form).
     ///
     /// Errors: `InvalidArgument` for JSON that does not parse, and for a field of the wrong
-    /// type or out of range (the message names it); `Unimplemented` for `hedgingPolicy`, and
-    /// for a `loadBalancingConfig` that lists no policy this build has.
+    /// type or out of range (the message names it), and for a method config with both a
+    /// `retryPolicy` and a `hedgingPolicy`; `Unimplemented` for a `loadBalancingConfig` that
+    /// lists no policy this build has.
     pub fn from_json(json: &str) -> Result<ServiceConfig, Status> {
         let value: Value = serde_json::from_str(json)
             .map_err(|e| Status::invalid_argument(format!("service config: {e}")))?;
@@ -263,17 +280,15 @@ impl MethodConfig {
                 Some(byte_count(max, &format!("{at}.maxResponseMessageBytes"))?);
         }
         let retry = field(entry, "retryPolicy");
-        if field(entry, "hedgingPolicy").is_some() {
+        if let Some(hedging) = field(entry, "hedgingPolicy") {
             if retry.is_some() {
                 return Err(invalid(
                     at,
                     "retryPolicy and hedgingPolicy cannot both be set",
                 ));
             }
-            return Err(Status::unimplemented(format!(
-                "service config: {at}.hedgingPolicy: hedging is not supported by grpc-wasi \
-                 (retryPolicy is)"
-            )));
+            let at = format!("{at}.hedgingPolicy");
+            config.hedging_policy = Some(HedgingPolicy::parse(hedging, &at)?);
         }
         if let Some(retry) = retry {
             config.retry_policy = Some(RetryPolicy::parse(retry, &format!("{at}.retryPolicy"))?);
@@ -288,16 +303,7 @@ impl RetryPolicy {
         let required = |key: &str| {
             field(policy, key).ok_or_else(|| invalid(&format!("{at}.{key}"), "is required"))
         };
-        let max_attempts = required("maxAttempts")?;
-        let max_attempts = max_attempts.as_u64().filter(|n| *n > 1).ok_or_else(|| {
-            invalid(
-                &format!("{at}.maxAttempts"),
-                format!("must be an integer greater than 1, got {max_attempts}"),
-            )
-        })?;
-        let max_attempts = u32::try_from(max_attempts)
-            .unwrap_or(MAX_ATTEMPTS_CAP)
-            .min(MAX_ATTEMPTS_CAP);
+        let max_attempts = attempts(required("maxAttempts")?, &format!("{at}.maxAttempts"))?;
         let positive = |key: &str| -> Result<Duration, Status> {
             let at = format!("{at}.{key}");
             let d = duration(required(key)?, &at)?;
@@ -349,6 +355,38 @@ impl RetryPolicy {
     /// True if a call that failed with `code` may be retried.
     pub fn is_retryable(&self, code: Code) -> bool {
         self.retryable_status_codes.contains(&code)
+    }
+}
+
+impl HedgingPolicy {
+    fn parse(value: &Value, at: &str) -> Result<HedgingPolicy, Status> {
+        let policy = object(value, at)?;
+        let max_attempts = field(policy, "maxAttempts")
+            .ok_or_else(|| invalid(&format!("{at}.maxAttempts"), "is required"))?;
+        let max_attempts = attempts(max_attempts, &format!("{at}.maxAttempts"))?;
+        let hedging_delay = match field(policy, "hedgingDelay") {
+            Some(delay) => duration(delay, &format!("{at}.hedgingDelay"))?,
+            None => Duration::ZERO,
+        };
+        let codes_at = format!("{at}.nonFatalStatusCodes");
+        let non_fatal_status_codes = match field(policy, "nonFatalStatusCodes") {
+            Some(codes) => array(codes, &codes_at)?
+                .iter()
+                .enumerate()
+                .map(|(i, code)| status_code(code, &format!("{codes_at}[{i}]")))
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        Ok(HedgingPolicy {
+            max_attempts,
+            hedging_delay,
+            non_fatal_status_codes,
+        })
+    }
+
+    /// True if a failure with `code` lets the next attempt start at once.
+    pub fn is_non_fatal(&self, code: Code) -> bool {
+        self.non_fatal_status_codes.contains(&code)
     }
 }
 
@@ -457,6 +495,19 @@ fn load_balancing(value: &Value) -> Result<LoadBalancingPolicy, Status> {
         "service config: loadBalancingConfig lists no policy grpc-wasi has ({names:?}; it has \
          pick_first and round_robin)"
     )))
+}
+
+/// A `maxAttempts`: an integer above 1, capped at [`MAX_ATTEMPTS_CAP`].
+fn attempts(value: &Value, at: &str) -> Result<u32, Status> {
+    let n = value.as_u64().filter(|n| *n > 1).ok_or_else(|| {
+        invalid(
+            at,
+            format!("must be an integer greater than 1, got {value}"),
+        )
+    })?;
+    Ok(u32::try_from(n)
+        .unwrap_or(MAX_ATTEMPTS_CAP)
+        .min(MAX_ATTEMPTS_CAP))
 }
 
 fn invalid(at: &str, why: impl std::fmt::Display) -> Status {
@@ -675,6 +726,27 @@ mod tests {
                 "loadBalancingConfig[0].pick_first.shuffleAddressList: must be true or false",
             ),
             (
+                r#"{"methodConfig": [{"hedgingPolicy": {"maxAttempts": 1}}]}"#.to_owned(),
+                "methodConfig[0].hedgingPolicy.maxAttempts: must be an integer greater than 1",
+            ),
+            (
+                r#"{"methodConfig": [{"hedgingPolicy": {"maxAttempts": 2, "hedgingDelay": 1}}]}"#
+                    .to_owned(),
+                "methodConfig[0].hedgingPolicy.hedgingDelay: must be a string",
+            ),
+            (
+                r#"{"methodConfig": [{"hedgingPolicy": {"maxAttempts": 2,
+                    "nonFatalStatusCodes": ["SOMETIMES"]}}]}"#
+                    .to_owned(),
+                "methodConfig[0].hedgingPolicy.nonFatalStatusCodes[0]:",
+            ),
+            (
+                r#"{"methodConfig": [{"hedgingPolicy": {"maxAttempts": 2},
+                    "retryPolicy": {}}]}"#
+                    .to_owned(),
+                "retryPolicy and hedgingPolicy cannot both be set",
+            ),
+            (
                 r#"{"healthCheckConfig": {"serviceName": 7}}"#.to_owned(),
                 "healthCheckConfig.serviceName: must be a string",
             ),
@@ -690,10 +762,17 @@ mod tests {
     }
 
     #[test]
-    fn what_is_not_built_is_unimplemented() {
-        let hedging = r#"{"methodConfig": [{"name": [{}], "hedgingPolicy": {"maxAttempts": 2}}]}"#;
-        let status = ServiceConfig::from_json(hedging).unwrap_err();
-        assert_eq!(status.code(), Code::Unimplemented);
+    fn hedging_is_read_and_unknown_policies_are_unimplemented() {
+        let hedging = r#"{"methodConfig": [{"name": [{}], "hedgingPolicy": {"maxAttempts": 9,
+            "hedgingDelay": "0.5s", "nonFatalStatusCodes": ["UNAVAILABLE", 4]}}]}"#;
+        let config = ServiceConfig::from_json(hedging).unwrap();
+        let policy = config.method_configs[0].hedging_policy.clone().unwrap();
+        assert_eq!(policy.max_attempts, 5);
+        assert_eq!(policy.hedging_delay, Duration::from_millis(500));
+        assert_eq!(
+            policy.non_fatal_status_codes,
+            [Code::Unavailable, Code::DeadlineExceeded]
+        );
         let unknown = r#"{"loadBalancingConfig": [{"weighted_round_robin": {}}]}"#;
         assert_eq!(
             ServiceConfig::from_json(unknown).unwrap_err().code(),

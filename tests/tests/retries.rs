@@ -307,3 +307,78 @@ fn a_wait_for_ready_call_succeeds_when_the_server_comes_up() {
     );
     assert!(out.starts_with("status: 14 "), "{out}");
 }
+
+/// A service config hedging every method: up to `attempts` attempts, `delay` apart, the next
+/// at once after an UNAVAILABLE.
+fn hedging(attempts: u32, delay: &str) -> String {
+    format!(
+        r#"{{"methodConfig": [{{"name": [{{}}], "hedgingPolicy": {{"maxAttempts": {attempts},
+            "hedgingDelay": "{delay}", "nonFatalStatusCodes": ["UNAVAILABLE"]}}}}]}}"#
+    )
+}
+
+#[test]
+fn a_hedged_call_takes_the_first_answer_and_cancels_the_slow_attempt() {
+    for mode in MODES {
+        let server = server();
+        let config = hedging(3, "0.2s");
+        let env = [
+            ("SERVICE_CONFIG", config.as_str()),
+            ("MESSAGE", "slow-first:3000:h"),
+        ];
+        grpc_wasi_e2e::prepare("e2e-guest");
+        let started = Instant::now();
+        let out = run(&server, mode, "say", &env);
+        // The second attempt (sent 0.2 s in, the first still waiting) answers.
+        assert_eq!(
+            out, r#"ok: reply "calls=2 previous-attempts=1""#,
+            "{mode:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3), "{mode:?}");
+        // The second answered before a third was due.
+        assert_eq!(calls(&server, "h"), r#"ok: reply "2""#, "{mode:?}");
+        // The slow first attempt was cancelled when the second won.
+        let cancelled = run(
+            &server,
+            Mode::Sockets,
+            "say",
+            &[("MESSAGE", "cancelled?:h")],
+        );
+        assert_eq!(cancelled, r#"ok: reply "yes""#, "{mode:?}");
+    }
+}
+
+#[test]
+fn a_non_fatal_failure_sends_the_next_hedge_at_once_and_a_fatal_one_ends_the_call() {
+    let server = server();
+    // A hedging delay far past the test's: only the non-fatal failures start new attempts.
+    let config = hedging(4, "30s");
+    let env = [
+        ("SERVICE_CONFIG", config.as_str()),
+        ("MESSAGE", "fail:2:14:n"),
+    ];
+    let out = run(&server, Mode::Sockets, "say", &env);
+    assert!(
+        out.starts_with(r#"ok: reply "calls=3 previous-attempts=2 gaps-ms="#),
+        "{out}"
+    );
+    let env = [
+        ("SERVICE_CONFIG", config.as_str()),
+        ("MESSAGE", "fail:1:3:f"),
+    ];
+    assert_eq!(
+        run(&server, Mode::Sockets, "say", &env),
+        "status: 3 failure 1"
+    );
+    assert_eq!(calls(&server, "f"), r#"ok: reply "1""#);
+    // Out of attempts: the last failure is the call's.
+    let config = hedging(2, "30s");
+    let env = [
+        ("SERVICE_CONFIG", config.as_str()),
+        ("MESSAGE", "fail:5:14:o"),
+    ];
+    assert_eq!(
+        run(&server, Mode::Sockets, "say", &env),
+        "status: 14 failure 2"
+    );
+}

@@ -4,6 +4,7 @@
 //! a response whose messages are read as a [`Streaming`]. A unary response is a stream that must
 //! hold exactly one message (PROTOCOL-HTTP2, "Responses").
 
+mod hedging;
 pub(crate) mod retry;
 mod streaming;
 
@@ -26,7 +27,7 @@ use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, IntoStreamMessage, Request};
 use crate::response::Response;
 use crate::runtime::Deadline;
-use crate::service_config::RetryPolicy;
+use crate::service_config::{HedgingPolicy, RetryPolicy};
 use crate::status::Status;
 use crate::timeout;
 use crate::transport::{Channel, RequestBody, ResponseBody};
@@ -190,6 +191,7 @@ impl Grpc {
                 config.and_then(|c| c.max_response_message_bytes),
             ),
             retry: config.and_then(|c| c.retry_policy.clone()),
+            hedging: config.and_then(|c| c.hedging_policy.clone()),
         }
     }
 
@@ -342,12 +344,21 @@ impl Grpc {
             deadline = Some(Deadline::after(timeout));
         }
         // A request stream is kept for another attempt only under a retry policy; one message
-        // always is (it costs a reference count).
+        // always is (it costs a reference count). Hedging sends one message only (a request
+        // stream under a hedging policy is one attempt).
         let replayable = policy.retry.is_some() || matches!(body, RequestBody::Once(_));
         if !replayable {
             let head = self
                 .attempt(path, headers, body, limits, &mut deadline)
                 .await;
+            return response(head?, deadline, &policy);
+        }
+        if let (Some(hedging), RequestBody::Once(message)) = (&policy.hedging, &body) {
+            let hedged = hedging::hedged(&self.channel, path, &headers, message, hedging, limits);
+            let head = match &mut deadline {
+                Some(deadline) => deadline.run(hedged).await,
+                None => hedged.await,
+            };
             return response(head?, deadline, &policy);
         }
         let body = ReplayBody::new(body, self.channel.retry_kept());
@@ -381,24 +392,11 @@ impl Grpc {
             let Some(retry_policy) = &policy.retry else {
                 return response(head?, deadline, &policy);
             };
-            // Uncommitted failures: an error before the response headers, or a Trailers-Only
-            // response with a status (A6: both may be retried).
-            let (status, pushback) = match &head {
-                Err(status) => (status.clone(), Pushback::None),
-                Ok((parts, _)) => match Status::from_header_map(&parts.headers) {
-                    Some(status) if status.code() != crate::Code::Ok => {
-                        (status, Pushback::from_headers(&parts.headers))
-                    }
-                    _ if parts.status != http::StatusCode::OK => {
-                        (Status::from_http_status(parts.status), Pushback::None)
-                    }
-                    _ => {
-                        if let Some(throttle) = self.channel.throttle() {
-                            throttle.success();
-                        }
-                        return response(head?, deadline, &policy);
-                    }
-                },
+            let Some((status, pushback)) = retry::uncommitted_failure(&head) else {
+                if let Some(throttle) = self.channel.throttle() {
+                    throttle.success();
+                }
+                return response(head?, deadline, &policy);
             };
             if !retry_policy.is_retryable(status.code()) {
                 return response(head?, deadline, &policy);
@@ -502,6 +500,7 @@ struct CallPolicy {
     max_encoding_message_size: usize,
     max_decoding_message_size: usize,
     retry: Option<RetryPolicy>,
+    hedging: Option<HedgingPolicy>,
 }
 
 /// Reads the one message of a unary response, then its trailers.

@@ -58,6 +58,28 @@ impl Pushback {
     }
 }
 
+/// An attempt's response head, or the error that ended the attempt before it.
+pub(crate) type Head = Result<(http::response::Parts, crate::transport::ResponseBody), Status>;
+
+/// The failure of an attempt while the call is uncommitted, with the server's pushback: an
+/// error before the response headers, a Trailers-Only response with a status other than OK,
+/// or an HTTP status other than 200 (A6: each may be retried or hedged); `None` for a
+/// response that has begun, to which the call is then committed.
+pub(crate) fn uncommitted_failure(head: &Head) -> Option<(Status, Pushback)> {
+    match head {
+        Err(status) => Some((status.clone(), Pushback::None)),
+        Ok((parts, _)) => match Status::from_header_map(&parts.headers) {
+            Some(status) if status.code() != crate::Code::Ok => {
+                Some((status, Pushback::from_headers(&parts.headers)))
+            }
+            _ if parts.status != http::StatusCode::OK => {
+                Some((Status::from_http_status(parts.status), Pushback::None))
+            }
+            _ => None,
+        },
+    }
+}
+
 /// The delay before retry number `retry` (1 for the first): `random × bound`, `random` in
 /// [0, 1), as A6's `random(0, min(initialBackoff*backoffMultiplier**(n-1), maxBackoff))`.
 pub(crate) fn backoff(policy: &RetryPolicy, retry: u32, random: f64) -> Duration {

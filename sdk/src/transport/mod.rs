@@ -304,8 +304,8 @@ impl Endpoint {
     }
 
     /// Sets the channel's service config, gRPC's JSON form (see [`ServiceConfig`]): per-method
-    /// timeouts, message size limits and retry policies (gRFC A6), retry throttling, the
-    /// load-balancing policy. As grpc-go's `WithDefaultServiceConfig`.
+    /// timeouts, message size limits, retry and hedging policies (gRFC A6), retry throttling,
+    /// the load-balancing policy. As grpc-go's `WithDefaultServiceConfig`.
     ///
     /// Load balancing applies to [`Transport::Sockets`] and a host that is a name:
     /// `pick_first` connects to the name's addresses in order (shuffled with
@@ -317,8 +317,8 @@ impl Endpoint {
     /// used.
     ///
     /// Errors: those of [`ServiceConfig::from_json`]: `InvalidArgument` naming a malformed
-    /// field, `Unimplemented` for what this build does not have (hedging, a load-balancing
-    /// policy other than `pick_first` and `round_robin`).
+    /// field, `Unimplemented` for a load-balancing policy this build does not have (it has
+    /// `pick_first` and `round_robin`).
     pub fn service_config(mut self, json: &str) -> Result<Self, Status> {
         self.service_config = Some(Rc::new(ServiceConfig::from_json(json)?));
         Ok(self)
