@@ -9,13 +9,15 @@
 //!
 //! A name may also be given a fixed answer (`--resolve NAME=IP[,IP...]`, as curl's
 //! `--resolve`): a lookup of it, once granted, returns those addresses in that order and no
-//! query leaves the host. Tests use it to put several servers behind one name.
+//! query leaves the host. Tests use it to put several servers behind one name, and change it
+//! during a run ([`crate::runner::NetworkPolicy::resolve_to`]).
 //!
 //! Names compare as DNS does: case-insensitively, without a trailing dot, after IDNA
 //! (`url::Host::parse`, the parser wasmtime resolves with), so `LOCALHOST.` is `localhost`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::vec;
 
 use wasmtime::component::{HasData, Linker, Resource};
@@ -45,8 +47,12 @@ pub(crate) fn domain(name: &str) -> Option<String> {
 /// The names a guest may look up, as [`domain`] spells them.
 pub(crate) type GrantedNames = HashSet<String>;
 
+/// A name's fixed answer, which its owner may change while guests run (tests change it to
+/// see a guest resolve the name again).
+pub(crate) type Answer = Arc<Mutex<Vec<IpAddr>>>;
+
 /// The fixed answers of names (`--resolve`), by [`domain`] spelling.
-pub(crate) type FixedAnswers = HashMap<String, Vec<IpAddr>>;
+pub(crate) type FixedAnswers = HashMap<String, Answer>;
 
 /// The host state the replacement sees: WASI's sockets context, the granted names and the
 /// fixed answers.
@@ -122,8 +128,9 @@ impl LookupHost for NameLookup<'_> {
             if !self.granted.contains(&domain) {
                 return Err(ErrorCode::PermanentResolverFailure.into());
             }
-            if let Some(addrs) = self.fixed.get(&domain) {
-                let answer = FixedAnswer(addrs.clone().into_iter());
+            if let Some(answer) = self.fixed.get(&domain) {
+                let addrs = answer.lock().map(|a| a.clone()).unwrap_or_default();
+                let answer = FixedAnswer(addrs.into_iter());
                 let answer = self.sockets.table.push(answer)?;
                 return Ok(Resource::new_own(answer.rep()));
             }

@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
@@ -63,7 +63,9 @@ impl NetworkPolicy {
             self.addrs.insert(SocketAddr::new(ip, port));
             return Ok(self);
         }
-        let fixed = name_lookup::domain(bare).and_then(|d| self.fixed.get(&d));
+        let fixed = name_lookup::domain(bare)
+            .and_then(|d| self.fixed.get(&d))
+            .map(|answer| answer.lock().map(|ips| ips.clone()).unwrap_or_default());
         let resolved: Vec<_> = match fixed {
             Some(ips) => ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect(),
             None => (bare, port)
@@ -97,7 +99,23 @@ impl NetworkPolicy {
             .map(|ip| ip.trim_matches(['[', ']']).parse::<IpAddr>())
             .collect::<Result<Vec<_>, _>>()
             .with_context(|| format!("--resolve {spec:?}: expected IP addresses after '='"))?;
-        self.fixed.insert(domain, ips);
+        self.fixed.insert(domain, Arc::new(Mutex::new(ips)));
+        Ok(self)
+    }
+
+    /// Gives `name` the fixed answer `answer`, as [`NetworkPolicy::resolve`], shared with the
+    /// caller: a change to it is what later lookups return (the addresses a guest may connect
+    /// to stay those granted by [`NetworkPolicy::allow`]).
+    ///
+    /// Errors: `name` is not a host name.
+    pub fn resolve_to(
+        &mut self,
+        name: &str,
+        answer: Arc<Mutex<Vec<IpAddr>>>,
+    ) -> anyhow::Result<&mut Self> {
+        let domain =
+            name_lookup::domain(name).ok_or_else(|| anyhow!("{name:?} is not a host name"))?;
+        self.fixed.insert(domain, answer);
         Ok(self)
     }
 

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use grpc_wasi_e2e::{Mode, echo_server_later, run_scenario};
@@ -213,4 +214,42 @@ fn pick_first_with_shuffle_address_list_spreads_clients_over_the_addresses() {
     let got: Vec<usize> = servers.iter().map(calls).collect();
     assert_eq!(got.iter().sum::<usize>(), 8);
     assert!(got[0] < 8, "{got:?}");
+}
+
+#[test]
+fn round_robin_resolves_the_name_again_after_a_connection_fails() {
+    // Built and compiled first, so that the guest's first lookup comes before the change.
+    grpc_wasi_e2e::prepare("e2e-guest");
+    let (mut servers, _, port) = three_addresses(None);
+    let ip = |last: u8| std::net::IpAddr::from([127, 0, 0, last]);
+    // The name answers .1 and .2 at first; .3 is granted but not in the answer.
+    let answer = Arc::new(Mutex::new(vec![ip(1), ip(2)]));
+    let mut policy = NetworkPolicy::deny_all();
+    policy.resolve_to("backends.test", answer.clone()).unwrap();
+    policy.allow(&format!("backends.test:{port}")).unwrap();
+    policy.allow(&format!("127.0.0.3:{port}")).unwrap();
+    let env: Vec<(String, String)> = [
+        ("CONNECT", "lazy"),
+        ("PACE_MS", "200"),
+        ("SERVICE_CONFIG", ROUND_ROBIN),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .into();
+    let target = format!("dns:///backends.test:{port}");
+    // 180 calls 200 ms apart: 36 s, past the 30 s before a name is resolved again.
+    let run = std::thread::spawn(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_scenario(Mode::Sockets, &[&target, "balanced", "180"], &env, policy)
+    });
+    // 3 s in: the name now answers .2 and .3, and .1 stops, so its connection fails.
+    std::thread::sleep(Duration::from_secs(3));
+    *answer.lock().unwrap() = vec![ip(2), ip(3)];
+    drop(servers.remove(0));
+    assert_eq!(run.join().unwrap(), "ok: 180 calls");
+    let (at_2, at_3) = (calls(&servers[0]), calls(&servers[1]));
+    // Until the name is resolved again (30 s after the first time, not at once) .2 takes
+    // every call; then .2 and .3 share the last 6 s (about 15 calls each; more if calls were
+    // slow, but far from the 85 an immediate resolution would give).
+    assert!((5..=60).contains(&at_3), ".2: {at_2}, .3: {at_3}");
+    assert!(at_2 > 100, ".2: {at_2}, .3: {at_3}");
 }
