@@ -1,4 +1,4 @@
-//! Compiles the echo, RouteGuide and interop test services for the tonic test servers (no system protoc:
+//! Compiles the echo, RouteGuide, calculator and interop test services for the tonic test servers (no system protoc:
 //! `protox` parses).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "echo.proto",
             "routeguide/route_guide.proto",
             "grpc/testing/test.proto",
+            "calculator.proto",
         ],
         [proto_dir],
     )?;

@@ -24,6 +24,7 @@
 
 pub mod bench;
 mod bench_tls;
+pub mod calculator_server;
 pub mod demo;
 pub mod echo_server;
 pub mod fault_server;
@@ -48,6 +49,13 @@ pub mod proto {
     /// `echo.proto`'s file descriptor set (for the echo server's reflection services).
     pub const ECHO_DESCRIPTORS: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/echo_descriptors.bin"));
+}
+
+/// The calculator example's service (`examples/calculator`), generated from
+/// `proto/calculator.proto`.
+#[allow(missing_docs, clippy::all)]
+pub mod calculator_proto {
+    tonic::include_proto!("calculator");
 }
 
 /// gRPC's RouteGuide example service, generated from `proto/routeguide/route_guide.proto`.

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! grpc-wasi-harness echo-server [--addr 127.0.0.1:50051] [--tls CERT KEY [--client-ca CA]]
+//! grpc-wasi-harness calculator-server [--addr 127.0.0.1:50051]
 //! grpc-wasi-harness run GUEST.wasm --allow 127.0.0.1:50051 [--allow-http HOST:PORT] [--http1] [--ca-cert PEM] [-- ARGS...]
 //! grpc-wasi-harness serve COMPONENT.wasm --listen 127.0.0.1:8080 --allow-http 127.0.0.1:50051
 //! grpc-wasi-harness test-certs [--out certs]
@@ -13,10 +14,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use grpc_wasi_harness::echo_server;
 use grpc_wasi_harness::outgoing_http::HttpVersion;
 use grpc_wasi_harness::runner::{RunOptions, Runner};
 use grpc_wasi_harness::tls::{CertifiedKey, ServerTls, TestPki};
+use grpc_wasi_harness::{calculator_server, echo_server};
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +43,12 @@ enum Cmd {
         /// With --tls: require client certificates signed by this CA (PEM file): mTLS.
         #[arg(long, value_name = "CA", requires = "tls")]
         client_ca: Option<PathBuf>,
+    },
+    /// Serve calculator.Calculator (tonic; `examples/calculator`'s server) until interrupted.
+    CalculatorServer {
+        /// Address to listen on; port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        addr: std::net::SocketAddr,
     },
     /// Run a wasm32-wasip2 command component; exits with the guest's exit code.
     Run {
@@ -205,6 +212,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(_) => anyhow::bail!("--tls takes CERT and KEY"),
             };
             println!("echo server listening on {}", server.uri());
+            tokio::runtime::Runtime::new()?.block_on(tokio::signal::ctrl_c())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::CalculatorServer { addr } => {
+            let server = calculator_server::start(addr)?;
+            println!("calculator server listening on {}", server.uri());
             tokio::runtime::Runtime::new()?.block_on(tokio::signal::ctrl_c())?;
             Ok(ExitCode::SUCCESS)
         }

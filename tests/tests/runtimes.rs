@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use grpc_wasi_e2e::external::installed;
 use grpc_wasi_e2e::route_guide::{ROUTE_GUIDE_ADDR, check_route_guide_output};
 use grpc_wasi_harness::test_server::TestServer;
-use grpc_wasi_harness::{echo_server, guest, route_guide_server};
+use grpc_wasi_harness::{calculator_server, echo_server, guest, route_guide_server};
 
 /// The most a guest run in another runtime may take.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -405,4 +405,35 @@ fn the_grpcurl_example_runs_in_stock_wasmtime() {
     assert!(!failed.success);
     let status = "ERROR:\n  Code: InvalidArgument\n  Message: bad\n";
     assert_eq!(failed.stderr, status, "{failed:?}");
+}
+
+#[test]
+fn the_calculator_example_runs_in_stock_wasmtime() {
+    let Some(wasmtime) = wasmtime() else { return };
+    let server = calculator_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let wasm = guest::build("calculator").unwrap();
+    let add = |a: &str, b: &str| {
+        let args = [
+            "run",
+            "-S",
+            "inherit-network",
+            &wasm.display().to_string(),
+            &server.uri(),
+            a,
+            b,
+        ];
+        run_limited(&wasmtime, &args.map(String::from))
+    };
+    let sum = add("40", "2");
+    assert_eq!(
+        (sum.success, sum.stdout.as_str()),
+        (true, "42\n"),
+        "{sum:?}"
+    );
+    let overflow = add("2147483647", "1");
+    assert!(!overflow.success);
+    assert!(
+        overflow.stderr.starts_with("error: INVALID_ARGUMENT: "),
+        "{overflow:?}"
+    );
 }
