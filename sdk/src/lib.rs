@@ -101,6 +101,7 @@ macro_rules! include_proto {
 // The generated clients the SDK ships (health, reflection) name the crate as users do.
 extern crate self as grpc_wasi;
 
+mod backoff;
 pub mod client;
 pub mod codec;
 #[doc(hidden)]

@@ -19,8 +19,8 @@
 //!
 //! Unknown fields are ignored, as the spec asks of clients. Every field that is present is
 //! checked: a value of the wrong type or out of range is an `InvalidArgument` naming the field
-//! (`methodConfig[0].retryPolicy.maxAttempts: …`). A `loadBalancingConfig` without a policy this build knows is
-//! refused with `Unimplemented`.
+//! (`methodConfig[0].retryPolicy.maxAttempts: …`). A `loadBalancingConfig` without a policy
+//! this build knows is refused with `Unimplemented`.
 
 use std::cell::Cell;
 use std::str::FromStr;
@@ -189,11 +189,10 @@ impl ServiceConfig {
             let at = "healthCheckConfig";
             let health = object(health, at)?;
             let name = match field(health, "serviceName") {
-                None => String::new(),
-                Some(Value::String(name)) => name.clone(),
-                Some(_) => return Err(invalid(&format!("{at}.serviceName"), "must be a string")),
+                None => "",
+                Some(name) => string(name, &format!("{at}.serviceName"))?,
             };
-            config.health_check_service_name = Some(name);
+            config.health_check_service_name = Some(name.to_owned());
         }
         Ok(config)
     }
@@ -266,10 +265,7 @@ impl MethodConfig {
             config.timeout = Some(duration(timeout, &format!("{at}.timeout"))?);
         }
         if let Some(wait) = field(entry, "waitForReady") {
-            let wait = wait
-                .as_bool()
-                .ok_or_else(|| invalid(&format!("{at}.waitForReady"), "must be true or false"))?;
-            config.wait_for_ready = Some(wait);
+            config.wait_for_ready = Some(boolean(wait, &format!("{at}.waitForReady"))?);
         }
         if let Some(max) = field(entry, "maxRequestMessageBytes") {
             config.max_request_message_bytes =
@@ -325,15 +321,10 @@ impl RetryPolicy {
                 )
             })?;
         let codes_at = format!("{at}.retryableStatusCodes");
-        let codes = array(required("retryableStatusCodes")?, &codes_at)?;
-        if codes.is_empty() {
+        let retryable_status_codes = status_codes(required("retryableStatusCodes")?, &codes_at)?;
+        if retryable_status_codes.is_empty() {
             return Err(invalid(&codes_at, "must list at least one code"));
         }
-        let retryable_status_codes = codes
-            .iter()
-            .enumerate()
-            .map(|(i, code)| status_code(code, &format!("{codes_at}[{i}]")))
-            .collect::<Result<_, _>>()?;
         Ok(RetryPolicy {
             max_attempts,
             initial_backoff,
@@ -370,11 +361,7 @@ impl HedgingPolicy {
         };
         let codes_at = format!("{at}.nonFatalStatusCodes");
         let non_fatal_status_codes = match field(policy, "nonFatalStatusCodes") {
-            Some(codes) => array(codes, &codes_at)?
-                .iter()
-                .enumerate()
-                .map(|(i, code)| status_code(code, &format!("{codes_at}[{i}]")))
-                .collect::<Result<_, _>>()?,
+            Some(codes) => status_codes(codes, &codes_at)?,
             None => Vec::new(),
         };
         Ok(HedgingPolicy {
@@ -474,11 +461,7 @@ fn load_balancing(value: &Value) -> Result<LoadBalancingPolicy, Status> {
             "pick_first" => {
                 let shuffle = match field(config, "shuffleAddressList") {
                     None => false,
-                    Some(Value::Bool(shuffle)) => *shuffle,
-                    Some(_) => {
-                        let at = format!("{at}.pick_first.shuffleAddressList");
-                        return Err(invalid(&at, "must be true or false"));
-                    }
+                    Some(shuffle) => boolean(shuffle, &format!("{at}.{name}.shuffleAddressList"))?,
                 };
                 return Ok(LoadBalancingPolicy::PickFirst {
                     shuffle_address_list: shuffle,
@@ -569,6 +552,21 @@ fn byte_count(value: &Value, at: &str) -> Result<usize, Status> {
 }
 
 /// A status code by name (`"UNAVAILABLE"`, any case) or number, as proto3 JSON writes enums.
+fn boolean(value: &Value, at: &str) -> Result<bool, Status> {
+    value
+        .as_bool()
+        .ok_or_else(|| invalid(at, "must be true or false"))
+}
+
+/// A list of status codes (names or numbers), each checked as [`status_code`] checks it.
+fn status_codes(value: &Value, at: &str) -> Result<Vec<Code>, Status> {
+    array(value, at)?
+        .iter()
+        .enumerate()
+        .map(|(i, code)| status_code(code, &format!("{at}[{i}]")))
+        .collect()
+}
+
 fn status_code(value: &Value, at: &str) -> Result<Code, Status> {
     let code = match value {
         Value::String(name) => Code::from_name(name),

@@ -446,7 +446,7 @@ impl Grpc {
         body: RequestBody,
         (timeout, wait_for_ready): (Option<Duration>, bool),
         deadline: &mut Option<Deadline>,
-    ) -> Result<(http::response::Parts, ResponseBody), Status> {
+    ) -> retry::Head {
         let call = self
             .channel
             .call(path, headers, body, timeout, wait_for_ready);

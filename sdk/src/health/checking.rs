@@ -3,19 +3,11 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::time::Duration;
 
 use super::{HealthCheckRequest, HealthClient, ServingStatus};
 use crate::status::Code;
 use crate::transport::Channel;
 use crate::transport::balancer::{Changes, Health, ServerHealth};
-
-/// The wait before the first new `Watch` after one failed (A17 backs off as connections do).
-const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
-/// How much longer each next wait is.
-const MULTIPLIER: f64 = 1.6;
-/// The longest wait.
-const MAX_BACKOFF: Duration = Duration::from_secs(120);
 
 /// The checking of one server: the task running the watch, cancelled when this is dropped.
 struct Checking {
@@ -44,7 +36,8 @@ pub(super) fn start(
 }
 
 /// Watches until the server says it has no health service: each answer sets `health`, and a
-/// watch that ends or fails sets it to not serving and is made again after a backoff.
+/// watch that ends or fails sets it to not serving and is made again after the connection
+/// backoff (`crate::backoff`; an answer resets it).
 async fn watch(channel: Channel, service: String, health: Rc<Cell<Health>>, changes: Rc<Changes>) {
     let set = |new: Health| {
         if health.replace(new) != new {
@@ -52,7 +45,8 @@ async fn watch(channel: Channel, service: String, health: Rc<Cell<Health>>, chan
         }
     };
     let mut client = HealthClient::new(channel);
-    let mut backoff = INITIAL_BACKOFF;
+    // The backoff that last applied; `None` after an answer.
+    let mut backoff = None;
     loop {
         let request = HealthCheckRequest {
             service: service.clone(),
@@ -63,7 +57,7 @@ async fn watch(channel: Channel, service: String, health: Rc<Cell<Health>>, chan
                 loop {
                     match answers.message().await {
                         Ok(Some(answer)) => {
-                            backoff = INITIAL_BACKOFF;
+                            backoff = None;
                             set(match answer.status() {
                                 ServingStatus::Serving => Health::Serving,
                                 _ => Health::NotServing,
@@ -85,7 +79,8 @@ async fn watch(channel: Channel, service: String, health: Rc<Cell<Health>>, chan
             return;
         }
         set(Health::NotServing);
-        crate::time::sleep(backoff).await;
-        backoff = backoff.mul_f64(MULTIPLIER).min(MAX_BACKOFF);
+        let next = crate::backoff::next(backoff);
+        backoff = Some(next);
+        crate::time::sleep(crate::backoff::jittered(next)).await;
     }
 }

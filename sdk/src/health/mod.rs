@@ -57,7 +57,7 @@ impl Endpoint {
     ///
     /// Each server gets a `Watch` call once its channel is first used; it takes calls only
     /// after an answer of SERVING, and not after any other answer, or while the watch fails
-    /// (it is made again after a backoff: 1 s, ×1.6, up to 120 s). A server without the health
+    /// (it is made again after the connection backoff: 1 s, ×1.6, up to 120 s, ±20 %). A server without the health
     /// service (`UNIMPLEMENTED`) is taken as serving, as A17 says. Calls wait while no server
     /// has answered yet; when every server that can be reached is not serving, a call fails
     /// with `Unavailable` ("no server is SERVING …"), and a wait-for-ready call waits, within

@@ -15,8 +15,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::cell::Cell;
-
 use prost::Message;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
 
@@ -56,7 +54,7 @@ pub enum Version {
 pub struct ReflectionClient {
     channel: Channel,
     /// The version that answered, once one has.
-    version: Cell<Option<Version>>,
+    version: Option<Version>,
 }
 
 impl ReflectionClient {
@@ -64,13 +62,13 @@ impl ReflectionClient {
     pub fn new(channel: Channel) -> ReflectionClient {
         ReflectionClient {
             channel,
-            version: Cell::new(None),
+            version: None,
         }
     }
 
     /// The version that has answered so far (`None` before the first answer).
     pub fn version(&self) -> Option<Version> {
-        self.version.get()
+        self.version
     }
 
     /// The full names of the services the server has (`list_services`), in its order.
@@ -154,17 +152,17 @@ impl ReflectionClient {
             host: String::new(),
             message_request: Some(request),
         };
-        let response = match self.version.get() {
+        let response = match self.version {
             Some(Version::V1) => self.ask_v1(request).await?,
             Some(Version::V1Alpha) => self.ask_v1alpha(request).await?,
             None => match self.ask_v1(request.clone()).await {
                 Ok(response) => {
-                    self.version.set(Some(Version::V1));
+                    self.version = Some(Version::V1);
                     response
                 }
                 Err(status) if status.code() == crate::Code::Unimplemented => {
                     let response = self.ask_v1alpha(request).await?;
-                    self.version.set(Some(Version::V1Alpha));
+                    self.version = Some(Version::V1Alpha);
                     response
                 }
                 Err(status) => return Err(status),

@@ -231,8 +231,10 @@ impl Balancer {
         if usable < servers.len() {
             self.connection_failed();
         }
+        // Servers that can be reached but are not serving (not a connection failure).
         if let Some(health) = &self.health
             && !wait_for_ready
+            && last_error.is_none()
             && servers.iter().any(|s| s.channel.usable())
         {
             return Err(Status::unavailable(format!(
@@ -275,23 +277,14 @@ impl Balancer {
         if !due {
             return Ok(());
         }
-        let resolved = super::tcp::resolve(&name.host).await;
         let first = name.resolved_at.get().is_none();
-        let addrs = match resolved {
-            Ok(addrs) if !addrs.is_empty() => addrs,
-            Ok(_) if first => {
-                return Err(Status::unavailable(format!(
-                    "name {:?} resolved to no address",
-                    name.host
-                )));
-            }
-            Err(status) if first => return Err(status),
-            _ => {
-                name.resolved_at.set(Some(Instant::now()));
-                return Ok(());
-            }
-        };
+        let resolved = super::tcp::resolve(&name.host).await;
         name.resolved_at.set(Some(Instant::now()));
+        let addrs = match resolved {
+            Ok(addrs) => addrs,
+            Err(status) if first => return Err(status),
+            Err(_) => return Ok(()),
+        };
         name.stale.set(false);
         let old = self.servers.borrow().clone();
         let mut servers = Vec::with_capacity(addrs.len());
@@ -299,15 +292,17 @@ impl Balancer {
             if servers.iter().any(|s: &Server| s.addr == Some(addr)) {
                 continue;
             }
-            let channel = match old.iter().find(|s| s.addr == Some(addr)) {
-                Some(server) => server.channel.clone(),
-                None => name.endpoint.address_channel(addr),
+            let server = match old.iter().find(|s| s.addr == Some(addr)) {
+                Some(kept) => Server {
+                    channel: kept.channel.clone(),
+                    health: RefCell::new(kept.health.take()),
+                    addr: Some(addr),
+                },
+                None => Server {
+                    addr: Some(addr),
+                    ..Server::new(name.endpoint.address_channel(addr))
+                },
             };
-            let mut server = Server::new(channel);
-            server.addr = Some(addr);
-            if let Some(kept) = old.iter().find(|s| s.addr == Some(addr)) {
-                server.health = RefCell::new(kept.health.take());
-            }
             servers.push(server);
         }
         *self.servers.borrow_mut() = servers.into();

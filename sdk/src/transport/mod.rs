@@ -50,9 +50,6 @@ use http::{HeaderMap, HeaderValue, Uri};
 pub use tls::{Certificate, ClientTlsConfig, Identity};
 
 #[cfg(feature = "sockets")]
-use std::net::IpAddr;
-
-#[cfg(feature = "sockets")]
 use crate::service_config::LoadBalancingPolicy;
 use crate::service_config::{MethodConfig, ServiceConfig, Throttle};
 use crate::status::Status;
@@ -365,14 +362,8 @@ impl Endpoint {
     /// Never fails itself: an endpoint [`Endpoint::connect`] would refuse up front (see
     /// [`Endpoint::channel`]) gives a channel whose every call fails with that status.
     pub fn connect_lazy(&self) -> Channel {
-        self.channel().unwrap_or_else(|status| Channel {
-            inner: Rc::new(Inner::new(
-                None,
-                self.transport,
-                Connection::Failed(status),
-                self,
-            )),
-        })
+        self.channel()
+            .unwrap_or_else(|status| self.failed_channel(status))
     }
 
     /// The channel, without connecting, or why this endpoint cannot make one.
@@ -392,14 +383,19 @@ impl Endpoint {
     #[cfg(feature = "sockets")]
     fn address_channel(&self, addr: std::net::IpAddr) -> Channel {
         self.channel_to(Some(addr))
-            .unwrap_or_else(|status| Channel {
-                inner: Rc::new(Inner::new(
-                    None,
-                    self.transport,
-                    Connection::Failed(status),
-                    self,
-                )),
-            })
+            .unwrap_or_else(|status| self.failed_channel(status))
+    }
+
+    /// A channel whose every call fails with `status` (an endpoint that cannot make one).
+    fn failed_channel(&self, status: Status) -> Channel {
+        Channel {
+            inner: Rc::new(Inner::new(
+                None,
+                self.transport,
+                Connection::Failed(status),
+                self,
+            )),
+        }
     }
 
     /// The channel to the URI's host, or to `addr`, one of its addresses.
@@ -449,7 +445,7 @@ impl Endpoint {
                     .as_ref()
                     .map(|config| config.load_balancing)
                     .unwrap_or_default();
-                let is_name = host.trim_matches(['[', ']']).parse::<IpAddr>().is_err();
+                let is_name = tcp::ip_literal(&host).is_none();
                 if policy == LoadBalancingPolicy::RoundRobin && is_name && addr.is_none() {
                     let balancer = balancer::Balancer::resolving(self.clone(), host);
                     return Ok(Channel {
@@ -461,10 +457,12 @@ impl Endpoint {
                         )),
                     });
                 }
-                let shuffle = policy
-                    == LoadBalancingPolicy::PickFirst {
-                        shuffle_address_list: true,
-                    };
+                let shuffle = matches!(
+                    policy,
+                    LoadBalancingPolicy::PickFirst {
+                        shuffle_address_list: true
+                    }
+                );
                 let connect_to = addr.map_or_else(|| host.clone(), |addr| addr.to_string());
                 let connection =
                     reconnect::Reconnect::new(connect_to, port, connect_timeout, keepalive)
@@ -732,14 +730,7 @@ impl Channel {
         let endpoints: Vec<Endpoint> = list.into_iter().collect();
         let Some(first) = endpoints.first() else {
             let none = Status::invalid_argument("Channel::balance_list was given no endpoint");
-            return Channel {
-                inner: Rc::new(Inner::new(
-                    None,
-                    Transport::default(),
-                    Connection::Failed(none),
-                    &Endpoint::from_static("http://balance-list.invalid"),
-                )),
-            };
+            return Endpoint::from_static("http://balance-list.invalid").failed_channel(none);
         };
         let balancer = balancer::Balancer::list(&endpoints);
         Channel {

@@ -27,17 +27,9 @@ use super::stream::ConnectionIo;
 use super::tcp;
 #[cfg(feature = "tls-no-roots")]
 use super::tls::TlsTarget;
-use crate::runtime::{Deadline, random_unit};
+use crate::runtime::Deadline;
 use crate::status::{Code, Status};
 
-/// The backoff after the first failed connection attempt (connection-backoff.md).
-const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
-/// How much longer each next backoff is.
-const MULTIPLIER: f64 = 1.6;
-/// The random share of a backoff, either way.
-const JITTER: f64 = 0.2;
-/// The longest backoff.
-const MAX_BACKOFF: Duration = Duration::from_secs(120);
 /// The least time a connection attempt is given (`MIN_CONNECT_TIMEOUT`), unless
 /// `Endpoint::connect_timeout` sets another.
 pub(crate) const MIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -55,14 +47,10 @@ struct Backoff {
 impl Backoff {
     /// The backoff after a failed attempt, following `previous` (none after a success).
     fn after(previous: Option<&Backoff>, error: Status) -> Backoff {
-        let current = match previous {
-            None => INITIAL_BACKOFF,
-            Some(b) => b.current.mul_f64(MULTIPLIER).min(MAX_BACKOFF),
-        };
-        let jitter = (random_unit() * 2.0 - 1.0) * JITTER;
+        let current = crate::backoff::next(previous.map(|b| b.current));
         Backoff {
             current,
-            retry_at: Instant::now() + current.mul_f64(1.0 + jitter),
+            retry_at: Instant::now() + crate::backoff::jittered(current),
             error,
         }
     }

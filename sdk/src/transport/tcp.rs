@@ -66,10 +66,9 @@ pub(crate) struct TcpIo {
 /// connection (refused, unreachable, timed out); `PermissionDenied`, naming the address,
 /// when the host did not grant the guest access to it.
 pub(crate) async fn connect(host: &str, port: u16, shuffle: bool) -> Result<TcpIo, Status> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let mut ips = match bare.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => resolve(bare).await?,
+    let mut ips = match ip_literal(host) {
+        Some(ip) => vec![ip],
+        None => resolve(host).await?,
     };
     if shuffle {
         // Fisher-Yates.
@@ -85,14 +84,23 @@ pub(crate) async fn connect(host: &str, port: u16, shuffle: bool) -> Result<TcpI
             Err(status) => last_err = Some(status),
         }
     }
-    Err(last_err
-        .unwrap_or_else(|| Status::unavailable(format!("name {host:?} resolved to no address"))))
+    Err(last_err.unwrap_or_else(|| Status::internal("no address was tried")))
+}
+
+/// `host` as an IP address if it is an IPv4 or IPv6 literal (with or without brackets), `None`
+/// for a DNS name.
+pub(crate) fn ip_literal(host: &str) -> Option<IpAddr> {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }
 
 /// Resolves `name` (a DNS name, not an IP literal) with `wasi:sockets/ip-name-lookup`: its
-/// addresses in the resolver's order.
+/// addresses in the resolver's order, at least one.
 ///
-/// Errors: `Unavailable` when the lookup fails (with a hint when the host granted none).
+/// Errors: `Unavailable` when the lookup fails (with a hint when the host granted none) or
+/// the name has no address.
 pub(crate) async fn resolve(name: &str) -> Result<Vec<IpAddr>, Status> {
     let failed = |e: ErrorCode| {
         let hint = match e {
@@ -120,6 +128,11 @@ pub(crate) async fn resolve(name: &str) -> Result<Vec<IpAddr>, Status> {
             Err(ErrorCode::WouldBlock) => readiness.ready(|| stream.subscribe()).await,
             Err(e) => return Err(failed(e)),
         }
+    }
+    if ips.is_empty() {
+        return Err(Status::unavailable(format!(
+            "name {name:?} resolved to no address"
+        )));
     }
     Ok(ips)
 }
