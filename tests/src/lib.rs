@@ -256,3 +256,64 @@ pub fn silent_listener() -> (
     let held = std::thread::spawn(move || listener.accept().map(|(stream, _)| stream));
     (addr, held)
 }
+
+/// The name tests put several servers behind (see [`backends_grant`]).
+pub const BACKENDS: &str = "backends.test";
+
+/// Echo servers on one free port of 127.0.0.1, 127.0.0.2 and 127.0.0.3 (all loopback on
+/// Linux), the third only after `late` if given (join the handle for it); and that port.
+/// Panics if a server cannot start: this is a test helper.
+pub fn loopback_echo_servers(
+    late: Option<Duration>,
+) -> (
+    Vec<TestServer>,
+    Option<std::thread::JoinHandle<TestServer>>,
+    u16,
+) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("a free port: {e}"))
+        .port();
+    let start = move |last: u8| {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, last], port));
+        grpc_wasi_harness::echo_server::start(addr).unwrap_or_else(|e| panic!("{e:#}"))
+    };
+    let mut servers = vec![start(1), start(2)];
+    let starting = match late {
+        None => {
+            servers.push(start(3));
+            None
+        }
+        Some(delay) => Some(std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            start(3)
+        })),
+    };
+    (servers, starting, port)
+}
+
+/// Access to [`BACKENDS`]`:PORT`, the name answered with 127.0.0.1, .2 and .3 (the harness's
+/// fixed answer) and those addresses at `port` granted.
+pub fn backends_grant(port: u16) -> NetworkPolicy {
+    let mut policy = NetworkPolicy::deny_all();
+    policy
+        .resolve(&format!("{BACKENDS}=127.0.0.1,127.0.0.2,127.0.0.3"))
+        .and_then(|policy| policy.allow(&format!("{BACKENDS}:{port}")))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    policy
+}
+
+/// How many calls with the tag `tag` `server` has seen (the echo server's `calls?:` hook).
+pub fn calls_seen(server: &TestServer, tag: &str) -> usize {
+    let message = format!("calls?:{tag}");
+    let out = run_scenario(
+        Mode::Sockets,
+        &[&server.uri(), "say"],
+        &[("MESSAGE", &message)],
+        Mode::Sockets.grant(server.addr()),
+    );
+    out.strip_prefix("ok: reply \"")
+        .and_then(|rest| rest.strip_suffix('"'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"))
+}

@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use grpc_wasi_e2e::{Mode, echo_server_later, run_scenario};
+use grpc_wasi_e2e::{
+    Mode, backends_grant, calls_seen, echo_server_later, loopback_echo_servers, run_scenario,
+};
 use grpc_wasi_harness::echo_server;
 use grpc_wasi_harness::runner::NetworkPolicy;
 use grpc_wasi_harness::test_server::TestServer;
@@ -44,17 +46,7 @@ fn balanced(addrs: &[SocketAddr], calls: usize, pace_ms: u64) -> String {
 
 /// How many balanced calls `server` got.
 fn calls(server: &TestServer) -> usize {
-    let env = [("MESSAGE", "calls?:rr")];
-    let out = run_scenario(
-        Mode::Sockets,
-        &[&server.uri(), "say"],
-        &env,
-        Mode::Sockets.grant(server.addr()),
-    );
-    out.strip_prefix("ok: reply \"")
-        .and_then(|rest| rest.strip_suffix('"'))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{out}"))
+    calls_seen(server, "rr")
 }
 
 fn start() -> TestServer {
@@ -100,42 +92,10 @@ fn a_server_that_is_down_is_skipped_and_used_once_it_is_up() {
     assert!(at_a.abs_diff(at_b) <= 2, "a={at_a} b={at_b} c={at_c}");
 }
 
-/// Three echo servers on one port of 127.0.0.1, 127.0.0.2 and 127.0.0.3 (all loopback on
-/// Linux), the third only after `late` if given; and that port.
-fn three_addresses(late: Option<Duration>) -> (Vec<TestServer>, Option<JoinHandle>, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let at = |host: &str| -> SocketAddr { format!("{host}:{port}").parse().unwrap() };
-    let mut servers = vec![
-        echo_server::start(at("127.0.0.1")).unwrap(),
-        echo_server::start(at("127.0.0.2")).unwrap(),
-    ];
-    let third = at("127.0.0.3");
-    let starting = match late {
-        None => {
-            servers.push(echo_server::start(third).unwrap());
-            None
-        }
-        Some(delay) => Some(std::thread::spawn(move || {
-            std::thread::sleep(delay);
-            echo_server::start(third).unwrap()
-        })),
-    };
-    (servers, starting, port)
-}
-
-type JoinHandle = std::thread::JoinHandle<TestServer>;
-
 /// `calls` calls `pace_ms` apart on a channel to `target` (the name `backends.test`, answered
 /// with the three addresses) under `service_config`.
 fn over_name(target: &str, port: u16, calls: usize, pace_ms: u64, service_config: &str) -> String {
-    let mut policy = NetworkPolicy::deny_all();
-    policy
-        .resolve("backends.test=127.0.0.1,127.0.0.2,127.0.0.3")
-        .unwrap();
-    policy.allow(&format!("backends.test:{port}")).unwrap();
+    let policy = backends_grant(port);
     let pace = pace_ms.to_string();
     let env = [
         ("CONNECT", "lazy"),
@@ -150,7 +110,7 @@ const ROUND_ROBIN: &str = r#"{"loadBalancingConfig": [{"round_robin": {}}]}"#;
 
 #[test]
 fn round_robin_spreads_calls_over_the_addresses_of_one_name() {
-    let (servers, _, port) = three_addresses(None);
+    let (servers, _, port) = loopback_echo_servers(None);
     // The gRPC target syntax, the name spelled as the guest likes.
     let target = format!("dns:///Backends.Test.:{port}");
     assert_eq!(
@@ -162,7 +122,7 @@ fn round_robin_spreads_calls_over_the_addresses_of_one_name() {
 
 #[test]
 fn pick_first_sends_every_call_to_the_first_address_of_the_name() {
-    let (servers, _, port) = three_addresses(None);
+    let (servers, _, port) = loopback_echo_servers(None);
     let target = format!("http://backends.test:{port}");
     assert_eq!(over_name(&target, port, 30, 0, "{}"), "ok: 30 calls");
     let got: Vec<usize> = servers.iter().map(calls).collect();
@@ -171,7 +131,7 @@ fn pick_first_sends_every_call_to_the_first_address_of_the_name() {
 
 #[test]
 fn round_robin_over_a_name_skips_an_address_that_is_down_and_uses_it_once_up() {
-    let (servers, starting, port) = three_addresses(Some(Duration::from_millis(1500)));
+    let (servers, starting, port) = loopback_echo_servers(Some(Duration::from_millis(1500)));
     let target = format!("dns:///backends.test:{port}");
     // 200 calls 20 ms apart: about 4 s, every one answered.
     assert_eq!(
@@ -204,7 +164,7 @@ fn a_fixed_answer_grants_nothing_without_an_allow() {
 
 #[test]
 fn pick_first_with_shuffle_address_list_spreads_clients_over_the_addresses() {
-    let (servers, _, port) = three_addresses(None);
+    let (servers, _, port) = loopback_echo_servers(None);
     let target = format!("http://backends.test:{port}");
     let shuffled = r#"{"loadBalancingConfig": [{"pick_first": {"shuffleAddressList": true}}]}"#;
     // Eight clients: all eight on the first address has odds of 1 in 6561.
@@ -220,7 +180,7 @@ fn pick_first_with_shuffle_address_list_spreads_clients_over_the_addresses() {
 fn round_robin_resolves_the_name_again_after_a_connection_fails() {
     // Built and compiled first, so that the guest's first lookup comes before the change.
     grpc_wasi_e2e::prepare("e2e-guest");
-    let (mut servers, _, port) = three_addresses(None);
+    let (mut servers, _, port) = loopback_echo_servers(None);
     let ip = |last: u8| std::net::IpAddr::from([127, 0, 0, last]);
     // The name answers .1 and .2 at first; .3 is granted but not in the answer.
     let answer = Arc::new(Mutex::new(vec![ip(1), ip(2)]));

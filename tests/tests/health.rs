@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use grpc_wasi_e2e::{Mode, run_scenario};
+use grpc_wasi_e2e::{Mode, backends_grant, calls_seen, loopback_echo_servers, run_scenario};
 use grpc_wasi_harness::echo_server;
 use grpc_wasi_harness::runner::NetworkPolicy;
 use grpc_wasi_harness::test_server::TestServer;
@@ -43,19 +43,8 @@ fn check_and_watch_against_tonic_health() {
 
 /// Three echo servers on one port of 127.0.0.1, .2 and .3, behind the name `backends.test`.
 fn three() -> (Vec<TestServer>, u16, NetworkPolicy) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let servers = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
-        .map(|ip| start(format!("{ip}:{port}").parse().unwrap()))
-        .into();
-    let mut policy = NetworkPolicy::deny_all();
-    policy
-        .resolve("backends.test=127.0.0.1,127.0.0.2,127.0.0.3")
-        .unwrap();
-    policy.allow(&format!("backends.test:{port}")).unwrap();
-    (servers, port, policy)
+    let (servers, _, port) = loopback_echo_servers(None);
+    (servers, port, backends_grant(port))
 }
 
 /// `scenario` on a round-robin channel over `backends.test`, health-checked for `service`.
@@ -77,11 +66,7 @@ fn balanced(port: u16, policy: NetworkPolicy, scenario: &[&str], service: &str) 
 }
 
 fn calls(server: &TestServer) -> usize {
-    let out = say(server, "calls?:rr");
-    out.strip_prefix("ok: reply \"")
-        .and_then(|rest| rest.strip_suffix('"'))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{out}"))
+    calls_seen(server, "rr")
 }
 
 #[test]
