@@ -440,6 +440,8 @@ pub enum Reflection {
 }
 
 /// [`start`], with the reflection services `reflection` says.
+///
+/// Errors: as [`start`]'s.
 pub fn start_with(addr: SocketAddr, reflection: Reflection) -> anyhow::Result<TestServer> {
     match reflection {
         Reflection::Both => start(addr),
