@@ -1,16 +1,18 @@
 //! # grpc-wasi-harness
 //!
-//! A wasmtime embedder for grpc-wasi guests and the real gRPC servers they are tested against.
+//! Real gRPC servers for grpc-wasi guests to be tested against, and the commands that run
+//! guests against them; the wasmtime host itself is the `grpc-wasi-host` crate.
 //!
-//! - [`runner`]: runs `wasm32-wasip2` command components (wasmtime 48, WASI 0.2) with args,
-//!   env and captured output, granting exactly the TCP addresses allowed;
-//! - [`echo_server`]: a tonic server for `grpc.examples.echo.Echo`, over TLS too ([`tls`]:
-//!   a throw-away test PKI and the servers' TLS settings);
+//! - [`servers`]: tonic servers (echo, calculator, route guide, interop, config, and the fault
+//!   server that misbehaves on purpose), over TLS too ([`servers::tls`]: a throw-away test
+//!   PKI and the servers' TLS settings);
 //! - [`guest`]: builds the workspace's guests for `wasm32-wasip2`;
-//! - [`demo`]: the `demo` command: the echo guest against the echo server.
+//! - [`commands`]: `demo` (the echo guest against the echo server) and `bench` (guests
+//!   against native tonic).
 //!
 //! ```no_run
-//! use grpc_wasi_harness::{echo_server, guest, runner::{Runner, RunOptions}};
+//! use grpc_wasi_harness::{guest, servers::echo_server};
+//! use grpc_wasi_host::{RunOptions, Runner};
 //!
 //! let server = echo_server::start("127.0.0.1:0".parse()?)?;
 //! let runner = Runner::new()?;
@@ -22,23 +24,9 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
-pub mod bench;
-mod bench_tls;
-pub mod calculator_server;
-pub mod demo;
-pub mod echo_server;
-pub mod fault_server;
+pub mod commands;
 pub mod guest;
-mod h2c;
-pub mod interop_server;
-mod name_lookup;
-pub mod outgoing_http;
-mod ping_counter;
-pub mod route_guide_server;
-pub mod runner;
-pub mod serve;
-pub mod test_server;
-pub mod tls;
+pub mod servers;
 
 /// The echo service's messages, server and (native tonic) client, generated from
 /// `proto/echo.proto`.

@@ -8,16 +8,19 @@
 //! grpc-wasi-harness test-certs [--out certs]
 //! grpc-wasi-harness demo [--transport sockets|wasi-http|grpc-web] [--tls]
 //! ```
+//!
+//! Logs go to stderr through `env_logger`: by default the grants the host refused (each with
+//! the flag that would grant it); `RUST_LOG` chooses others (`RUST_LOG=grpc_wasi_host=debug`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use grpc_wasi_harness::outgoing_http::HttpVersion;
-use grpc_wasi_harness::runner::{RunOptions, Runner};
-use grpc_wasi_harness::tls::{CertifiedKey, ServerTls, TestPki};
-use grpc_wasi_harness::{calculator_server, echo_server};
+use grpc_wasi_harness::servers::tls::{CertifiedKey, ServerTls, TestPki};
+use grpc_wasi_harness::servers::{calculator_server, echo_server};
+use grpc_wasi_host::HttpVersion;
+use grpc_wasi_host::{RunOptions, Runner};
 
 #[derive(Parser)]
 #[command(
@@ -179,6 +182,11 @@ impl Grants {
 }
 
 fn main() -> ExitCode {
+    // Every grant the host refused is logged (target `grpc_wasi_host`, level warn).
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("grpc_wasi_host=warn"),
+    )
+    .init();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
@@ -243,7 +251,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let runner = grants.runner()?;
             let loaded = runner.load(&component)?;
             let serving =
-                grpc_wasi_harness::serve::start(&runner, &loaded, listen, grants.options()?)?;
+                grpc_wasi_host::proxy::start(&runner, &loaded, listen, grants.options()?)?;
             println!(
                 "serving {} on http://{}",
                 component.display(),
@@ -253,7 +261,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Bench { quick } => {
-            grpc_wasi_harness::bench::run(quick)?;
+            grpc_wasi_harness::commands::bench::run(quick)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::TestCerts { out } => {
@@ -272,10 +280,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("wrote a test CA and its certificates to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Demo { transport, tls } => Ok(if grpc_wasi_harness::demo::run(&transport, tls)? {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }),
+        Cmd::Demo { transport, tls } => Ok(
+            if grpc_wasi_harness::commands::demo::run(&transport, tls)? {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            },
+        ),
     }
 }

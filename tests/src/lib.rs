@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use grpc_wasi_harness::fault_server;
 use grpc_wasi_harness::guest;
-use grpc_wasi_harness::outgoing_http::HttpVersion;
-use grpc_wasi_harness::runner::{NetworkPolicy, RunOptions, RunOutput, Runner};
-use grpc_wasi_harness::test_server::TestServer;
-use grpc_wasi_harness::tls::TestPki;
+use grpc_wasi_harness::servers::fault_server;
+use grpc_wasi_harness::servers::test_server::TestServer;
+use grpc_wasi_harness::servers::tls::TestPki;
+use grpc_wasi_host::HttpVersion;
+use grpc_wasi_host::{NetworkPolicy, RunOptions, RunOutput, Runner};
 use wasmtime::component::Component;
 
 /// A guest run that takes longer than this is a failure (a hang is a bug, never a wait).
@@ -131,13 +131,13 @@ pub fn echo_server_later(
         .unwrap_or_else(|e| panic!("a free port: {e}"));
     let starting = std::thread::spawn(move || {
         std::thread::sleep(delay);
-        grpc_wasi_harness::echo_server::start(addr).unwrap_or_else(|e| panic!("{e:#}"))
+        grpc_wasi_harness::servers::echo_server::start(addr).unwrap_or_else(|e| panic!("{e:#}"))
     });
     (addr, starting)
 }
 
 /// Starts the harness's fault server (a broken HTTP/2 server, see
-/// `grpc_wasi_harness::fault_server`) on a free port of 127.0.0.1; it stops when dropped.
+/// `grpc_wasi_harness::servers::fault_server`) on a free port of 127.0.0.1; it stops when dropped.
 /// Panics if it cannot start: this is a test helper.
 pub fn fault_server() -> TestServer {
     fault_server_with(fault_server::Config::DEFAULT)
@@ -152,7 +152,7 @@ pub fn fault_server_with(config: fault_server::Config) -> TestServer {
 /// [`fault_server`], speaking TLS with [`pki`]'s server certificate.
 pub fn fault_server_tls() -> TestServer {
     let addr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
-    let tls = grpc_wasi_harness::tls::ServerTls::new(&pki().server);
+    let tls = grpc_wasi_harness::servers::tls::ServerTls::new(&pki().server);
     fault_server::start_tls(addr, &tls).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
@@ -276,7 +276,7 @@ pub fn loopback_echo_servers(
         .port();
     let start = move |last: u8| {
         let addr = std::net::SocketAddr::from(([127, 0, 0, last], port));
-        grpc_wasi_harness::echo_server::start(addr).unwrap_or_else(|e| panic!("{e:#}"))
+        grpc_wasi_harness::servers::echo_server::start(addr).unwrap_or_else(|e| panic!("{e:#}"))
     };
     let mut servers = vec![start(1), start(2)];
     let starting = match late {

@@ -1,7 +1,7 @@
 //! tonic's RouteGuide example client in a guest (`tests/route-guide-client`): where it
 //! connects, and what it must print.
 
-use grpc_wasi_harness::route_guide_server::{self, ROUTE_CHAT_NOTES};
+use grpc_wasi_harness::servers::route_guide_server::{self, ROUTE_CHAT_NOTES};
 
 /// Where tonic's example client connects (`http://[::1]:10000`, unchanged in the port): the
 /// RouteGuide server listens there in the tests that run it.

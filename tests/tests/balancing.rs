@@ -11,9 +11,9 @@ use std::time::Duration;
 use grpc_wasi_e2e::{
     Mode, backends_grant, calls_seen, echo_server_later, loopback_echo_servers, run_scenario,
 };
-use grpc_wasi_harness::echo_server;
-use grpc_wasi_harness::runner::NetworkPolicy;
-use grpc_wasi_harness::test_server::TestServer;
+use grpc_wasi_harness::servers::echo_server;
+use grpc_wasi_harness::servers::test_server::TestServer;
+use grpc_wasi_host::NetworkPolicy;
 
 /// Access to exactly `addrs`.
 fn grant(addrs: &[SocketAddr]) -> NetworkPolicy {

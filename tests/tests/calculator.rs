@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used)]
 
 use grpc_wasi_e2e::{Mode, run_guest};
-use grpc_wasi_harness::calculator_server;
-use grpc_wasi_harness::runner::RunOutput;
-use grpc_wasi_harness::test_server::TestServer;
+use grpc_wasi_harness::servers::calculator_server;
+use grpc_wasi_harness::servers::test_server::TestServer;
+use grpc_wasi_host::RunOutput;
 
 fn add(server: &TestServer, a: &str, b: &str) -> RunOutput {
     run_guest(

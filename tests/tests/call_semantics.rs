@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use grpc_wasi_e2e::{Mode, run_scenario};
-use grpc_wasi_harness::echo_server;
+use grpc_wasi_harness::servers::echo_server;
 
 const MODES: [Mode; 3] = [Mode::Sockets, Mode::WasiHttp, Mode::GrpcWeb];
 

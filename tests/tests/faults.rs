@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use grpc_wasi_e2e::{Mode, fault_server, run_scenario};
-use grpc_wasi_harness::fault_server::{Config, Windows};
+use grpc_wasi_harness::servers::fault_server::{Config, Windows};
 
 /// Runs the fault `name` over sockets; returns the verdict line.
 fn fault(name: &str, timeout_ms: Option<u64>) -> String {
@@ -341,7 +341,7 @@ fn a_server_that_never_sends_its_preface_hits_the_connect_timeout() {
 /// Runs `e2e-guest URI SCENARIO N` against `server` with the fault `fault`; returns the
 /// verdict and how long the guest ran, to its exit.
 fn timed_fault_run(
-    server: &grpc_wasi_harness::test_server::TestServer,
+    server: &grpc_wasi_harness::servers::test_server::TestServer,
     scenario: &str,
     n: &str,
     env: &[(&str, &str)],

@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use grpc_wasi_harness::echo_server;
 use grpc_wasi_harness::guest;
-use grpc_wasi_harness::runner::{RunOptions, Runner};
+use grpc_wasi_harness::servers::echo_server;
+use grpc_wasi_host::{RunOptions, Runner};
 
 fn imports(runner: &Runner, wasm: &std::path::Path) -> Vec<String> {
     let component = runner.load(wasm).unwrap();

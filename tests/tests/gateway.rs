@@ -7,16 +7,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use grpc_wasi_harness::guest;
-use grpc_wasi_harness::runner::{RunOptions, Runner};
-use grpc_wasi_harness::serve;
-use grpc_wasi_harness::test_server::TestServer;
-use grpc_wasi_harness::{echo_server, fault_server};
+use grpc_wasi_harness::servers::test_server::TestServer;
+use grpc_wasi_harness::servers::{echo_server, fault_server};
+use grpc_wasi_host::proxy;
+use grpc_wasi_host::{RunOptions, Runner};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 /// Starts the gateway against `server` with `transport`, granting the server only when `grant`.
-fn gateway(runner: &Runner, server: &TestServer, transport: &str, grant: bool) -> serve::Serving {
+fn gateway(runner: &Runner, server: &TestServer, transport: &str, grant: bool) -> proxy::Serving {
     let component = runner.load(&guest::build("gateway").unwrap()).unwrap();
     let mut options = RunOptions {
         env: vec![
@@ -32,13 +32,13 @@ fn gateway(runner: &Runner, server: &TestServer, transport: &str, grant: bool) -
             _ => options.network.allow_http(&addr).unwrap(),
         };
     }
-    serve::start(runner, &component, "127.0.0.1:0".parse().unwrap(), options).unwrap()
+    proxy::start(runner, &component, "127.0.0.1:0".parse().unwrap(), options).unwrap()
 }
 
 /// POSTs `body` to `http://ADDR/PATH` with an HTTP/1.1 client; returns status and JSON body.
 fn post(
     runner: &Runner,
-    serving: &serve::Serving,
+    serving: &proxy::Serving,
     path: &str,
     body: &str,
 ) -> (u16, serde_json::Value) {

@@ -5,10 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 use grpc_wasi_e2e::{Mode, pki, pki_dir, run_guest_options};
-use grpc_wasi_harness::echo_server::{self, Reflection};
-use grpc_wasi_harness::runner::{NetworkPolicy, RunOptions, RunOutput};
-use grpc_wasi_harness::test_server::TestServer;
-use grpc_wasi_harness::tls::ServerTls;
+use grpc_wasi_harness::servers::echo_server::{self, Reflection};
+use grpc_wasi_harness::servers::test_server::TestServer;
+use grpc_wasi_harness::servers::tls::ServerTls;
+use grpc_wasi_host::{NetworkPolicy, RunOptions, RunOutput};
 
 fn server(reflection: Reflection) -> TestServer {
     echo_server::start_with("127.0.0.1:0".parse().unwrap(), reflection).unwrap()

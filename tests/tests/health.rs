@@ -7,9 +7,9 @@
 use std::net::SocketAddr;
 
 use grpc_wasi_e2e::{Mode, backends_grant, calls_seen, loopback_echo_servers, run_scenario};
-use grpc_wasi_harness::echo_server;
-use grpc_wasi_harness::runner::NetworkPolicy;
-use grpc_wasi_harness::test_server::TestServer;
+use grpc_wasi_harness::servers::echo_server;
+use grpc_wasi_harness::servers::test_server::TestServer;
+use grpc_wasi_host::NetworkPolicy;
 
 fn start(addr: SocketAddr) -> TestServer {
     echo_server::start(addr).unwrap()

@@ -18,9 +18,9 @@ use std::sync::OnceLock;
 use grpc_wasi_e2e::external::{ExternalServer, installed};
 use grpc_wasi_e2e::{Mode, pki, pki_dir, run_guest_with_dirs};
 use grpc_wasi_harness::guest::workspace_root;
-use grpc_wasi_harness::interop_server;
-use grpc_wasi_harness::test_server::TestServer;
-use grpc_wasi_harness::tls::ServerTls;
+use grpc_wasi_harness::servers::interop_server;
+use grpc_wasi_harness::servers::test_server::TestServer;
+use grpc_wasi_harness::servers::tls::ServerTls;
 
 /// One interop server for the whole test process.
 fn tonic_server() -> &'static TestServer {

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use grpc_wasi_e2e::{Mode, run_scenario};
-use grpc_wasi_harness::echo_server::{self, Reflection};
+use grpc_wasi_harness::servers::echo_server::{self, Reflection};
 
 fn reflect(reflection: Reflection) -> String {
     let server = echo_server::start_with("127.0.0.1:0".parse().unwrap(), reflection).unwrap();

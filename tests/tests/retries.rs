@@ -9,8 +9,8 @@
 use std::time::{Duration, Instant};
 
 use grpc_wasi_e2e::{Mode, echo_server_later, run_scenario};
-use grpc_wasi_harness::echo_server;
-use grpc_wasi_harness::test_server::TestServer;
+use grpc_wasi_harness::servers::echo_server;
+use grpc_wasi_harness::servers::test_server::TestServer;
 
 const MODES: [Mode; 3] = [Mode::Sockets, Mode::WasiHttp, Mode::GrpcWeb];
 

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use grpc_wasi_e2e::external::installed;
 use grpc_wasi_e2e::route_guide::{ROUTE_GUIDE_ADDR, check_route_guide_output};
-use grpc_wasi_harness::test_server::TestServer;
-use grpc_wasi_harness::{calculator_server, echo_server, guest, route_guide_server};
+use grpc_wasi_harness::guest;
+use grpc_wasi_harness::servers::test_server::TestServer;
+use grpc_wasi_harness::servers::{calculator_server, echo_server, route_guide_server};
 
 /// The most a guest run in another runtime may take.
 const RUN_LIMIT: Duration = Duration::from_secs(60);

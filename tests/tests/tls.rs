@@ -1,5 +1,5 @@
 //! `https://` against tonic servers that speak TLS with certificates from a throw-away CA
-//! (`grpc_wasi_harness::tls`): over sockets the guest makes the TLS connection itself (rustls
+//! (`grpc_wasi_harness::servers::tls`): over sockets the guest makes the TLS connection itself (rustls
 //! in the guest, its CA given as `TLS_CA`); over wasi:http (HTTP/2) and gRPC-Web (HTTP/1.1) the
 //! harness's HTTP client does, trusting the same CA. Then what goes wrong with TLS: mTLS
 //! refusals, the wrong CA or name, an expired certificate, ALPN without `h2`, a TLS 1.2-only
@@ -10,10 +10,10 @@
 use std::time::Duration;
 
 use grpc_wasi_e2e::{Mode, connected_guest, fault_server_tls, pki, run_scenario};
-use grpc_wasi_harness::echo_server;
-use grpc_wasi_harness::runner::NetworkPolicy;
-use grpc_wasi_harness::test_server::TestServer;
-use grpc_wasi_harness::tls::{CertifiedKey, ServerTls};
+use grpc_wasi_harness::servers::echo_server;
+use grpc_wasi_harness::servers::test_server::TestServer;
+use grpc_wasi_harness::servers::tls::{CertifiedKey, ServerTls};
+use grpc_wasi_host::NetworkPolicy;
 
 /// An echo server speaking TLS as `tls` says, on a free port of 127.0.0.1.
 fn server_with(tls: &ServerTls) -> TestServer {

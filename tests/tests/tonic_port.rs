@@ -8,7 +8,7 @@
 
 use grpc_wasi_e2e::route_guide::{ROUTE_GUIDE_ADDR, check_route_guide_output};
 use grpc_wasi_e2e::{Mode, run_guest};
-use grpc_wasi_harness::route_guide_server;
+use grpc_wasi_harness::servers::route_guide_server;
 
 #[test]
 fn tonics_route_guide_client_runs_in_a_guest() {

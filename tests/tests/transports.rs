@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use grpc_wasi_e2e::{Mode, run_scenario};
-use grpc_wasi_harness::echo_server;
-use grpc_wasi_harness::runner::NetworkPolicy;
-use grpc_wasi_harness::test_server::TestServer;
+use grpc_wasi_harness::servers::echo_server;
+use grpc_wasi_harness::servers::test_server::TestServer;
+use grpc_wasi_host::NetworkPolicy;
 
 fn server() -> TestServer {
     echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap()

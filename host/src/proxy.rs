@@ -1,6 +1,6 @@
-//! `grpc-wasi-harness serve`: hosts a `wasi:http/incoming-handler` component behind an HTTP
+//! Hosts a `wasi:http/incoming-handler` component behind an HTTP
 //! server (HTTP/1.1 and HTTP/2), as `wasmtime serve` does: one fresh instance per request, with
-//! the same permissions as [`Runner::run`](crate::runner::Runner::run) for its own outgoing
+//! the same permissions as [`Runner::run`](crate::Runner::run) for its own outgoing
 //! traffic.
 
 use std::net::SocketAddr;
@@ -20,7 +20,8 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
-use crate::runner::{Host, RunOptions, Runner};
+use crate::command::{RunOptions, Runner};
+use crate::state::GuestState;
 
 /// Most bytes of a request's guest output kept (and dropped) when not inherited.
 const OUTPUT_CAPACITY: usize = 1024 * 1024;
@@ -60,7 +61,7 @@ impl Drop for Serving {
 
 struct Server {
     runner: Runner,
-    pre: ProxyPre<Host>,
+    pre: ProxyPre<GuestState>,
     options: RunOptions,
     running: Arc<AtomicUsize>,
 }
@@ -145,7 +146,7 @@ impl Server {
         request: hyper::Request<Incoming>,
     ) -> anyhow::Result<hyper::Response<HyperOutgoingBody>> {
         let out = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        let host = self.runner.host(&self.options, &out, &out)?;
+        let host = self.runner.guest_state(&self.options, &out, &out)?;
         let mut store = Store::new(self.runner.engine(), host);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let request = store

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 // The sockets transport's frame scanner, shared as a file: the SDK does not export it.
-#[path = "../../sdk/src/transport/frames.rs"]
+#[path = "../../../sdk/src/transport/frames.rs"]
 mod frames;
 
 use frames::FrameScanner;

@@ -17,13 +17,13 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::route_guide_proto::route_guide_server::{RouteGuide, RouteGuideServer};
 use crate::route_guide_proto::{Feature, Point, Rectangle, RouteNote, RouteSummary};
-use crate::test_server::{Incoming, Serve, Shutdown, TestServer};
+use crate::servers::test_server::{Incoming, Serve, Shutdown, TestServer};
 
 /// How many notes a `RouteChat` call takes before the server ends it.
 pub const ROUTE_CHAT_NOTES: usize = 3;
 
 /// tonic's example database: 100 named and unnamed features in New Jersey and New York.
-const DATABASE: &str = include_str!("../data/route_guide_db.json");
+const DATABASE: &str = include_str!("../../data/route_guide_db.json");
 
 /// The features of [`DATABASE`].
 ///

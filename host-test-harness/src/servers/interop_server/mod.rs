@@ -26,14 +26,14 @@ use http_body_util::BodyExt;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::test_server::{Incoming, Serve, Shutdown, TestServer};
+use crate::servers::test_server::{Incoming, Serve, Shutdown, TestServer};
+use crate::servers::tls::ServerTls;
 use crate::testing_proto::test_service_server::{TestService, TestServiceServer};
 use crate::testing_proto::{
     EchoStatus, Empty, Payload, ResponseParameters, SimpleRequest, SimpleResponse,
     StreamingInputCallRequest, StreamingInputCallResponse, StreamingOutputCallRequest,
     StreamingOutputCallResponse,
 };
-use crate::tls::ServerTls;
 use message_flags::{MessageFlags, MessageFlagsLayer};
 
 const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";

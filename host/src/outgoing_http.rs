@@ -1,16 +1,16 @@
-//! The harness's `wasi:http` outgoing side: a `WasiHttpHooks` whose `send_request` speaks
-//! HTTP/2 (prior knowledge for `http://`, in `h2c.rs`; TLS with ALPN `h2` for
-//! `https://`, through hyper and rustls, trusting Mozilla's roots and any CA given with
-//! `--ca-cert`), reusing connections across requests, sending no `host` header
-//! beside `:authority`, and refusing every authority not allowed. (wasmtime's own
-//! `send_request` speaks HTTP/1.1 only.)
+//! [`OutgoingHttp2`]: a `wasi:http` outgoing side whose `send_request` speaks HTTP/2, so
+//! gRPC over `wasi:http` (the SDK's `Transport::WasiHttp`) works: h2c prior knowledge for
+//! `http://` (in [`crate::h2c`]), TLS with ALPN `h2` for `https://` (hyper and rustls, trusting
+//! Mozilla's roots and any CA given), connections reused across requests and guests, no `host`
+//! header beside `:authority`, and every authority the [`NetworkPolicy`] does not grant
+//! refused. (wasmtime's own `send_request` speaks HTTP/1.1 only, which carries gRPC-Web but not
+//! gRPC.)
 //!
 //! With [`HttpVersion::Http1`] it speaks HTTP/1.1 instead, as stock `wasmtime run -S http`
 //! does, so the HTTP/1.1-only path (gRPC-Web) can be tested too.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use http_body_util::BodyExt;
@@ -20,8 +20,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::h2c::H2c;
-use crate::runner::NetworkPolicy;
+use crate::NetworkPolicy;
+use crate::h2c::{H2c, within};
 
 /// Which HTTP version the host's `wasi:http` speaks to servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,26 +35,52 @@ pub enum HttpVersion {
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, WasiBody>;
 
-/// The HTTP clients of a runner, shared by its runs so connections are reused.
+/// The HTTP clients guests' `wasi:http` requests go out through, shared by every guest given
+/// it (a clone shares the connections), so a connection to a server is opened once and reused
+/// by later calls and later instances. Guests using it must run on a tokio runtime.
 #[derive(Clone)]
-pub(crate) struct HttpClients {
+pub struct OutgoingHttp2 {
     /// HTTP/2 for `http://`.
     h2c: H2c,
     /// HTTP/2 for `https://`.
     http2: HttpClient,
     /// HTTP/1.1 for both.
     http1: HttpClient,
+    version: HttpVersion,
 }
 
-impl HttpClients {
-    /// The clients, trusting Mozilla's roots (webpki-roots) and the CA certificates in
-    /// `ca_pems` for `https://`. Errors: a CA PEM that holds no valid certificate.
-    pub(crate) fn new(ca_pems: &[Vec<u8>]) -> anyhow::Result<Self> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+impl OutgoingHttp2 {
+    /// HTTP/2 clients trusting Mozilla's roots (webpki-roots) for `https://`. Errors: rustls
+    /// cannot be configured with the `ring` provider (not on the platforms wasmtime runs on).
+    pub fn new() -> anyhow::Result<Self> {
+        Self::build(rustls_roots())
+    }
+
+    /// HTTP/2 clients trusting Mozilla's roots and the CA certificates in `ca_pems` (each a
+    /// PEM file's bytes, possibly several certificates) for `https://`, over HTTP/2 and
+    /// HTTP/1.1 alike. Errors: a PEM that holds no valid certificate.
+    pub fn trusting(ca_pems: &[Vec<u8>]) -> anyhow::Result<Self> {
+        let mut roots = rustls_roots();
         for pem in ca_pems {
-            crate::tls::add_pem_certificates(&mut roots, pem).context("--ca-cert")?;
+            crate::pem::add_certificates(&mut roots, pem).context("--ca-cert")?;
         }
+        Self::build(roots)
+    }
+
+    /// The same clients (and connections), speaking `version`.
+    pub fn speaking(&self, version: HttpVersion) -> Self {
+        OutgoingHttp2 {
+            version,
+            ..self.clone()
+        }
+    }
+
+    /// The HTTP version these clients speak.
+    pub fn version(&self) -> HttpVersion {
+        self.version
+    }
+
+    fn build(roots: rustls::RootCertStore) -> anyhow::Result<Self> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
@@ -75,33 +101,21 @@ impl HttpClients {
                 builder.enable_http1().wrap_connector(tcp)
             }
         };
-        Ok(HttpClients {
+        Ok(OutgoingHttp2 {
             h2c: H2c::default(),
             http2: Client::builder(TokioExecutor::new())
                 .http2_only(true)
                 .build(connector(true)),
             http1: Client::builder(TokioExecutor::new()).build(connector(false)),
+            version: HttpVersion::Http2,
         })
     }
-}
 
-/// The hooks of one run: its permissions and the client for its HTTP version.
-pub(crate) struct Hooks {
-    policy: Arc<NetworkPolicy>,
-    client: HttpClient,
-    /// For `http://` over HTTP/2; `None` when the run speaks HTTP/1.1.
-    h2c: Option<H2c>,
-}
-
-impl Hooks {
-    pub(crate) fn new(
-        clients: &HttpClients,
-        policy: Arc<NetworkPolicy>,
-        version: HttpVersion,
-    ) -> Self {
-        let (client, h2c) = match version {
-            HttpVersion::Http2 => (clients.http2.clone(), Some(clients.h2c.clone())),
-            HttpVersion::Http1 => (clients.http1.clone(), None),
+    /// The `wasi:http` hooks of one guest: its permissions and these clients.
+    pub(crate) fn hooks(&self, policy: Arc<NetworkPolicy>) -> Hooks {
+        let (client, h2c) = match self.version {
+            HttpVersion::Http2 => (self.http2.clone(), Some(self.h2c.clone())),
+            HttpVersion::Http1 => (self.http1.clone(), None),
         };
         Hooks {
             policy,
@@ -109,6 +123,21 @@ impl Hooks {
             h2c,
         }
     }
+}
+
+/// Mozilla's roots.
+fn rustls_roots() -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    roots
+}
+
+/// The hooks of one guest: its permissions and the client for its HTTP version.
+pub(crate) struct Hooks {
+    policy: Arc<NetworkPolicy>,
+    client: HttpClient,
+    /// For `http://` over HTTP/2; `None` when the guest's requests speak HTTP/1.1.
+    h2c: Option<H2c>,
 }
 
 type SendFuture = Box<
@@ -159,20 +188,6 @@ impl WasiHttpHooks for Hooks {
             let response = response.map(|body| body.map_err(Error::from).boxed_unsync());
             Ok((response, done()))
         })
-    }
-}
-
-/// Awaits `future` for at most `limit` (if given). Errors: `expired` when the limit runs out.
-pub(crate) async fn within<T>(
-    limit: Option<Duration>,
-    expired: Error,
-    future: impl Future<Output = T>,
-) -> Result<T, Error> {
-    match limit {
-        Some(limit) => tokio::time::timeout(limit, future)
-            .await
-            .map_err(|_| expired),
-        None => Ok(future.await),
     }
 }
 

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use crate::calculator_proto::calculator_server::{Calculator, CalculatorServer};
 use crate::calculator_proto::{AddRequest, AddResponse};
-use crate::test_server::{Incoming, Serve, Shutdown, TestServer};
+use crate::servers::test_server::{Incoming, Serve, Shutdown, TestServer};
 
 struct CalculatorImpl;
 

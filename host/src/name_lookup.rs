@@ -1,8 +1,8 @@
-//! `wasi:sockets/ip-name-lookup` that answers only the names the harness was told to allow.
+//! `wasi:sockets/ip-name-lookup` that answers only the names the [`NetworkPolicy`](crate::NetworkPolicy) grants.
 //!
 //! wasmtime's own implementation is all or nothing (`allow_ip_name_lookup`): a guest granted
 //! one name could resolve any name, and each query reaching the host's resolver is a way out
-//! of the sandbox (DNS exfiltration). This one replaces it in the runner's linker: a granted
+//! of the sandbox (DNS exfiltration). This one replaces it in the linker ([`crate::add_to_linker`]): a granted
 //! name (`--allow NAME:PORT`) is resolved by wasmtime's implementation, an IP literal is
 //! returned as it is (no query leaves the host), and every other name fails with
 //! `permanent-resolver-failure`, the code wasmtime gives when name lookup is off.
@@ -10,7 +10,7 @@
 //! A name may also be given a fixed answer (`--resolve NAME=IP[,IP...]`, as curl's
 //! `--resolve`): a lookup of it, once granted, returns those addresses in that order and no
 //! query leaves the host. Tests use it to put several servers behind one name, and change it
-//! during a run ([`crate::runner::NetworkPolicy::resolve_to`]).
+//! during a run ([`NetworkPolicy::resolve_to`](crate::NetworkPolicy::resolve_to)).
 //!
 //! Names compare as DNS does: case-insensitively, without a trailing dot, after IDNA
 //! (`url::Host::parse`, the parser wasmtime resolves with), so `LOCALHOST.` is `localhost`.
@@ -126,6 +126,11 @@ impl LookupHost for NameLookup<'_> {
     ) -> Result<Resource<ResolveAddressStream>, SocketError> {
         if let Some(domain) = domain(&name) {
             if !self.granted.contains(&domain) {
+                log::warn!(
+                    target: "grpc_wasi_host",
+                    "refused a lookup of {name:?}: the name is not granted \
+                     (grant it with --allow {domain}:PORT, NetworkPolicy::allow)"
+                );
                 return Err(ErrorCode::PermanentResolverFailure.into());
             }
             if let Some(answer) = self.fixed.get(&domain) {

@@ -143,7 +143,8 @@ impl ServerTls {
             None => builder.with_no_client_auth(),
             Some(ca) => {
                 let mut roots = RootCertStore::empty();
-                add_pem_certificates(&mut roots, ca.as_bytes()).context("client CA")?;
+                grpc_wasi_host::pem::add_certificates(&mut roots, ca.as_bytes())
+                    .context("client CA")?;
                 let verifier =
                     WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                         .build()?;
@@ -158,18 +159,6 @@ impl ServerTls {
         config.alpn_protocols = self.alpn.clone();
         Ok(Arc::new(config))
     }
-}
-
-/// Adds the certificates in `pem` to `roots`. Errors: a malformed PEM block, a certificate
-/// rustls rejects, or no certificate at all.
-pub(crate) fn add_pem_certificates(roots: &mut RootCertStore, pem: &[u8]) -> anyhow::Result<()> {
-    let mut added = 0;
-    for cert in CertificateDer::pem_slice_iter(pem) {
-        roots.add(cert?)?;
-        added += 1;
-    }
-    anyhow::ensure!(added > 0, "no CERTIFICATE block in the PEM");
-    Ok(())
 }
 
 /// How long a client may take over its TLS handshake before the server gives up on it.

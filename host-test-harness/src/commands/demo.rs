@@ -10,11 +10,11 @@
 
 use std::time::Instant;
 
-use crate::echo_server;
 use crate::guest;
-use crate::outgoing_http::HttpVersion;
-use crate::runner::{RunOptions, Runner};
-use crate::tls::{ServerTls, TestPki};
+use crate::servers::echo_server;
+use crate::servers::tls::{ServerTls, TestPki};
+use grpc_wasi_host::HttpVersion;
+use grpc_wasi_host::{RunOptions, Runner};
 
 /// The RPC kinds the echo-client guest reports, as it names them in its output.
 const KINDS: [&str; 4] = [

@@ -55,8 +55,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::proto::echo_server::{Echo, EchoServer as EchoService};
 use crate::proto::{EchoRequest, EchoResponse};
-use crate::test_server::{Incoming, Serve, Shutdown, TestServer};
-use crate::tls::ServerTls;
+use crate::servers::test_server::{Incoming, Serve, Shutdown, TestServer};
+use crate::servers::tls::ServerTls;
 
 /// How long a `barrier:` call waits for the others.
 const BARRIER_TIMEOUT: Duration = Duration::from_secs(10);

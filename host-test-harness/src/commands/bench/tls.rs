@@ -9,13 +9,15 @@ use std::time::Instant;
 
 use tonic::transport::{Certificate, ClientTlsConfig};
 
-use crate::bench::{Row, Workload, cold_args, guest_args, guest_with_env, percentile, sequential};
-use crate::echo_server;
+use super::measure::{
+    Row, Workload, cold_args, guest_args, guest_with_env, percentile, sequential,
+};
 use crate::guest;
 use crate::proto::EchoRequest;
 use crate::proto::echo_client::EchoClient;
-use crate::runner::Runner;
-use crate::tls::{ServerTls, TestPki};
+use crate::servers::echo_server;
+use crate::servers::tls::{ServerTls, TestPki};
+use grpc_wasi_host::Runner;
 
 /// A native tonic client of `uri`, trusting `ca_pem`, connected (TLS handshake done).
 async fn native_client(

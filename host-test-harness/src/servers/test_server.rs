@@ -1,6 +1,6 @@
 //! [`TestServer`]: a test server (tonic, or the h2 fault server) on its own thread and
 //! runtime, bound before it starts (so clients connect at once, no waiting), stopped when
-//! dropped; over plain TCP or over TLS ([`crate::tls::ServerTls`]).
+//! dropped; over plain TCP or over TLS ([`crate::servers::tls::ServerTls`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
-use crate::tls::ServerTls;
+use crate::servers::tls::ServerTls;
 
 /// How long a stopping server waits for open connections to finish before closing them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -173,7 +173,7 @@ impl TestServer {
                     let incoming: Incoming = match tls {
                         None => Box::pin(tcp.map(|tcp| tcp.map(ServerIo::Tcp))),
                         Some(config) => Box::pin(
-                            crate::tls::accept(tcp, config)
+                            crate::servers::tls::accept(tcp, config)
                                 .map(|tls| tls.map(|tls| ServerIo::Tls(Box::new(tls)))),
                         ),
                     };

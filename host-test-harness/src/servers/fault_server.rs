@@ -40,10 +40,10 @@ use http::{HeaderMap, HeaderValue, Response};
 use prost::Message;
 use tokio::sync::mpsc;
 
-use crate::ping_counter::PingCounter;
 use crate::proto::EchoResponse;
-use crate::test_server::{Incoming, Serve, ServerIo, Shutdown, TestServer};
-use crate::tls::ServerTls;
+use crate::servers::ping_counter::PingCounter;
+use crate::servers::test_server::{Incoming, Serve, ServerIo, Shutdown, TestServer};
+use crate::servers::tls::ServerTls;
 
 /// What a fault asks of its whole connection.
 enum ConnectionAction {
