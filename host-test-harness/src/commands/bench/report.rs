@@ -60,13 +60,49 @@ pub(crate) fn write(rows: &[Row], quick: bool) -> anyhow::Result<()> {
             })
         })
         .collect();
-    let report = serde_json::json!({ "quick": quick, "figures": json });
+    let machine = machine();
+    let date = time::OffsetDateTime::now_utc().date();
+    let report = serde_json::json!({
+        "quick": quick,
+        "machine": machine,
+        "date": date.to_string(),
+        "figures": json,
+    });
     std::fs::write(
         dir.join("results.json"),
         serde_json::to_string_pretty(&report)?,
     )?;
-    super::chart::draw(rows, quick, &dir.join("ratios.svg"))?;
+    let run = if quick {
+        ", --quick (too short to compare)"
+    } else {
+        ""
+    };
+    let context = format!("{machine}, {date}{run}");
+    super::chart::draw(rows, &context, &dir.join("ratios.svg"))?;
     println!("wrote {}", dir.join("results.json").display());
     println!("wrote {}", dir.join("ratios.svg").display());
     Ok(())
+}
+
+/// The machine the figures come from: its CPU model (`/proc/cpuinfo`), how many CPUs this
+/// process may use, and the load average over the last minute when the report is written
+/// (`/proc/loadavg`); what cannot be read is left out.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| {
+                l.strip_prefix("model name")?
+                    .split_once(':')
+                    .map(|(_, m)| m.trim().to_owned())
+            })
+        });
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned));
+    let mut parts: Vec<String> = cpu.into_iter().collect();
+    parts.push(format!("{cpus} CPUs"));
+    parts.extend(load.map(|l| format!("load {l}")));
+    parts.join(", ")
 }
