@@ -142,7 +142,9 @@ fn round_robin_over_a_name_skips_an_address_that_is_down_and_uses_it_once_up() {
     let (a, b, c) = (calls(&servers[0]), calls(&servers[1]), calls(&late));
     assert_eq!(a + b + c, 200);
     assert!(c > 0, "a={a} b={b} c={c}");
-    assert!(a.abs_diff(b) <= 2, "a={a} b={b} c={c}");
+    // Even between the two up from the start, but for the turns lost each time the list of
+    // ready addresses changed (the late server's failed attempts and its coming up).
+    assert!(a.abs_diff(b) <= 6, "a={a} b={b} c={c}");
 }
 
 #[test]
