@@ -101,6 +101,9 @@ macro_rules! include_proto {
 // The generated clients the SDK ships (health, reflection) name the crate as users do.
 extern crate self as grpc_wasi;
 
+#[macro_use]
+mod logging;
+#[cfg(any(feature = "sockets", feature = "health"))]
 mod backoff;
 pub mod client;
 pub mod codec;
@@ -108,6 +111,8 @@ pub mod codec;
 pub mod codegen;
 #[cfg(feature = "health")]
 pub mod health;
+#[cfg(feature = "log")]
+pub mod log;
 pub mod metadata;
 mod reactor;
 mod readiness;

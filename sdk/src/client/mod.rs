@@ -4,6 +4,8 @@
 //! a response whose messages are read as a [`Streaming`]. A unary response is a stream that must
 //! hold exactly one message (PROTOCOL-HTTP2, "Responses").
 
+#[cfg(feature = "log")]
+mod call_log;
 mod hedging;
 pub(crate) mod retry;
 mod streaming;
@@ -246,9 +248,12 @@ impl Grpc {
         let policy = self.call_policy(&path, options);
         let max = policy.max_encoding_message_size;
         let encoded = codec::encode(&message, max, policy.options.send_compressed)?;
-        let (metadata, messages) = self
-            .call(&path, metadata, policy, RequestBody::Once(encoded))
-            .await?;
+        let body = RequestBody::Once(encoded);
+        #[cfg(feature = "log")]
+        let call = self.call(&path, metadata, policy, body);
+        #[cfg(not(feature = "log"))]
+        let call = self.attempts(&path, metadata, policy, body);
+        let (metadata, messages) = call.await?;
         Ok(Response::from_parts(metadata, Streaming::new(messages)))
     }
 
@@ -308,7 +313,11 @@ impl Grpc {
             codec::encode(item.get_ref(), max, compression)
         });
         let body = RequestBody::Stream(Box::pin(encoded));
-        let (metadata, messages) = self.call(&path, metadata, policy, body).await?;
+        #[cfg(feature = "log")]
+        let call = self.call(&path, metadata, policy, body);
+        #[cfg(not(feature = "log"))]
+        let call = self.attempts(&path, metadata, policy, body);
+        let (metadata, messages) = call.await?;
         Ok(Response::from_parts(metadata, Streaming::new(messages)))
     }
 
@@ -317,7 +326,34 @@ impl Grpc {
     /// compiled once). With a retry policy, attempts that fail with a retryable code before
     /// the call is committed are made again (gRFC A6; see [`retry`]), all within the call's
     /// one deadline.
+    #[cfg(feature = "log")]
     async fn call(
+        &mut self,
+        path: &PathAndQuery,
+        metadata: MetadataMap,
+        policy: CallPolicy,
+        body: RequestBody,
+    ) -> Result<(MetadataMap, ResponseMessages), Status> {
+        if !debug_enabled!() {
+            return self.attempts(path, metadata, policy, body).await;
+        }
+        let sent = match &body {
+            RequestBody::Once(message) => Some(message.len()),
+            RequestBody::Stream(_) => None,
+        };
+        let log = call_log::CallLog::start(path, sent);
+        match self.attempts(path, metadata, policy, body).await {
+            Ok((metadata, messages)) => Ok((metadata, messages.logged(log))),
+            Err(status) => {
+                log.ended(Err(&status));
+                Err(status)
+            }
+        }
+    }
+
+    /// The attempts of a call: the first, and those its retry or hedging policy makes (with
+    /// the `log` feature, [`Grpc::call`] logs them as one call).
+    async fn attempts(
         &mut self,
         path: &PathAndQuery,
         metadata: MetadataMap,
@@ -421,6 +457,11 @@ impl Grpc {
             else {
                 return response(head?, deadline, &policy);
             };
+            debug!(
+                "{path}: attempt {} failed with {:?}; retrying in {delay:?}",
+                attempt + 1,
+                status.code()
+            );
             drop(head);
             let wait = crate::time::sleep(delay);
             match &mut deadline {

@@ -45,6 +45,9 @@ pub(crate) struct ResponseMessages {
     trailers: Option<MetadataMap>,
     /// The `Compressed-Flag` of the last message returned.
     last_compressed: Option<bool>,
+    /// The call's log line, while the call runs and `debug` logs go somewhere.
+    #[cfg(feature = "log")]
+    log: Option<super::call_log::CallLog>,
 }
 
 enum State {
@@ -109,6 +112,27 @@ impl ResponseMessages {
             decoder: Decoder::new(max_message_size),
             trailers: None,
             last_compressed: None,
+            #[cfg(feature = "log")]
+            log: None,
+        }
+    }
+
+    /// These messages, whose end (status OK or an error) is logged in `log`.
+    #[cfg(feature = "log")]
+    pub(crate) fn logged(mut self, log: super::call_log::CallLog) -> Self {
+        match &self.state {
+            State::Done => log.ended(Ok(())),
+            State::Failed { status, .. } => log.ended(Err(status)),
+            State::Body(_) | State::Trailers(_) => self.log = Some(log),
+        }
+        self
+    }
+
+    /// The stream ended with status OK (`None`) or `Some(status)`: logs the call's line.
+    fn ended(&mut self, _status: Option<&Status>) {
+        #[cfg(feature = "log")]
+        if let Some(log) = self.log.take() {
+            log.ended(_status.map_or(Ok(()), Err));
         }
     }
 
@@ -120,6 +144,7 @@ impl ResponseMessages {
             Some(deadline) => deadline.attribute(status),
             None => status,
         };
+        self.ended(Some(&status));
         self.state = State::Failed {
             status: status.clone(),
             reported: false,
@@ -159,6 +184,7 @@ impl ResponseMessages {
                         Ok(trailers) => {
                             self.state = State::Done;
                             self.trailers = Some(trailers);
+                            self.ended(None);
                             Ok(None)
                         }
                         Err(status) => Err(self.fail(status)),
@@ -177,6 +203,10 @@ impl ResponseMessages {
                         Err(_) => None,
                     };
                     self.last_compressed = Some(frame.compressed);
+                    #[cfg(feature = "log")]
+                    if let Some(log) = &mut self.log {
+                        log.received(frame.data.len());
+                    }
                     return Poll::Ready(
                         codec::decompress(frame, encoding, self.max_message_size)
                             .map(Some)
@@ -205,6 +235,7 @@ impl ResponseMessages {
                         Ok(Some(Ok(trailers))) => {
                             self.state = State::Done;
                             self.trailers = Some(trailers);
+                            self.ended(None);
                             Ok(None)
                         }
                         Ok(Some(Err(status))) | Err(status) => Err(self.fail(status)),
@@ -216,6 +247,16 @@ impl ResponseMessages {
                 State::Done => return Poll::Ready(Ok(None)),
                 State::Failed { status, .. } => return Poll::Ready(Err(status.clone())),
             }
+        }
+    }
+}
+
+/// A call dropped before its end is logged as cancelled.
+#[cfg(feature = "log")]
+impl Drop for ResponseMessages {
+    fn drop(&mut self) {
+        if let Some(log) = self.log.take() {
+            log.ended(Err(&Status::cancelled("dropped before the response ended")));
         }
     }
 }

@@ -111,9 +111,13 @@ impl ConnectionState {
 ///
 /// Errors: `Unavailable` if the preface cannot be written, or the connection ends before the
 /// server's preface (with TLS's reason when TLS ended it: a refused client certificate).
+///
+/// `peer` is the server's address and whether the connection is TLS, for the log line of the
+/// connection's end.
 pub(crate) async fn handshake(
     io: ConnectionIo,
     keepalive: Option<KeepAlive>,
+    peer: (std::net::SocketAddr, bool),
 ) -> Result<H2Connection, Status> {
     let put_off = io.put_off();
     let received = io.received();
@@ -145,22 +149,33 @@ pub(crate) async fn handshake(
         let mut connection = std::pin::pin!(connection);
         // A connection error reaches every open stream as that stream's error.
         let run = async {
-            let _ = poll_fn(|cx| poll_connection(connection.as_mut(), &put_off, cx)).await;
+            let ended = poll_fn(|cx| poll_connection(connection.as_mut(), &put_off, cx)).await;
+            Closed::Connection(ended)
         };
         // h2 closes a connection nothing uses by itself; the grace bounds how long it may try.
         let unused = async {
             poll_fn(|cx| users.poll_gone(cx)).await;
             crate::time::sleep(CLOSE_GRACE).await;
+            Closed::Unused
         };
-        let Some(keepalive) = keepalive else {
-            return futures_lite::future::or(run, unused).await;
+        let closed = match keepalive {
+            None => futures_lite::future::or(run, unused).await,
+            Some(keepalive) => {
+                let watch = async {
+                    let status = keepalive::watch(keepalive, &task_state, &received).await;
+                    // Dropping the connection ends its streams; their calls get this status.
+                    *task_state.closed.borrow_mut() = Some(status);
+                    Closed::KeepAlive
+                };
+                futures_lite::future::or(run, futures_lite::future::or(unused, watch)).await
+            }
         };
-        let watch = async {
-            let status = keepalive::watch(keepalive, &task_state, &received).await;
-            // Dropping the connection ends its streams; their calls get this status.
-            *task_state.closed.borrow_mut() = Some(status);
-        };
-        futures_lite::future::or(run, futures_lite::future::or(unused, watch)).await;
+        let (address, tls) = peer;
+        let transport = if tls { "TLS" } else { "h2c" };
+        info!(
+            "connection to {address} ({transport}) closed: {}",
+            closed.why()
+        );
     })
     .detach();
     if !poll_fn(|cx| first_read.poll(cx)).await {
@@ -176,6 +191,31 @@ pub(crate) async fn handshake(
         state,
         user,
     })
+}
+
+/// Why a connection task stopped.
+enum Closed {
+    /// h2's connection ended: cleanly, or with this error (a GOAWAY, a lost connection).
+    Connection(Result<(), h2::Error>),
+    /// No channel used it for [`CLOSE_GRACE`].
+    Unused,
+    /// A keepalive PING went unanswered.
+    KeepAlive,
+}
+
+impl Closed {
+    /// The reason, for the log.
+    fn why(&self) -> String {
+        match self {
+            Closed::Connection(Ok(())) => "the connection ended".to_owned(),
+            Closed::Connection(Err(e)) if e.is_go_away() && e.is_remote() => {
+                format!("the server sent GOAWAY ({e})")
+            }
+            Closed::Connection(Err(e)) => e.to_string(),
+            Closed::Unused => "no channel uses it any more".to_owned(),
+            Closed::KeepAlive => "a keepalive PING went unanswered".to_owned(),
+        }
+    }
 }
 
 /// Marks the connection ended when the connection task stops, however it stops.

@@ -56,12 +56,14 @@ pub(crate) async fn watch(
         }
         match waited {
             Some(before) if before + wait >= timeout => {
+                info!("no answer to a keepalive PING within {timeout:?}: closing the connection");
                 return Status::unavailable(format!(
                     "the server did not answer a keepalive PING within {timeout:?}"
                 ));
             }
             Some(before) => waited = Some(before + wait),
             None if while_idle || state.has_open_calls() => {
+                trace!("keepalive PING after {interval:?} without a frame from the server");
                 state.pings.send();
                 waited = Some(Duration::ZERO);
             }

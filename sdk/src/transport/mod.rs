@@ -400,6 +400,8 @@ impl Endpoint {
 
     /// The channel to the URI's host, or to `addr`, one of its addresses.
     fn channel_to(&self, addr: Option<std::net::IpAddr>) -> Result<Channel, Status> {
+        #[cfg(feature = "log")]
+        crate::log::init_from_env();
         #[cfg(not(feature = "sockets"))]
         let _ = addr;
         let uri = self.uri.clone()?;

@@ -140,7 +140,13 @@ impl Reconnect {
             // h2 fails `ready` only once the connection can take no new stream.
             match ready.await {
                 Ok(connection) => return Ok(connection),
-                Err(_) => seen = Some(generation),
+                Err(e) => {
+                    debug!(
+                        "the connection to {}:{} takes no new stream ({e}): reconnecting",
+                        self.host, self.port
+                    );
+                    seen = Some(generation);
+                }
             }
         }
         let ready = loop {
@@ -170,6 +176,13 @@ impl Reconnect {
                 }
                 Err(error) => {
                     let next = Backoff::after(self.backoff.borrow().as_ref(), error.clone());
+                    info!(
+                        "connecting to {}:{} failed: {error}; next attempt in {:?} (connection \
+                         backoff)",
+                        self.host,
+                        self.port,
+                        next.retry_at.saturating_duration_since(Instant::now())
+                    );
                     self.backoff.replace(Some(next));
                     drop(opening);
                     if !wait_for_ready || error.code() == Code::PermissionDenied {
@@ -217,13 +230,19 @@ impl Reconnect {
     async fn open(&self) -> Result<H2Connection, Status> {
         let open = async {
             let tcp = tcp::connect(&self.host, self.port, self.shuffle).await?;
+            let address = tcp.peer_addr();
             #[cfg(feature = "tls-no-roots")]
             if let Some(tls) = &self.tls {
                 let peer = format!("{}:{}", self.host, self.port);
                 let io = ConnectionIo::tls(tls.connect(tcp, &peer).await?);
-                return handshake(io, self.keepalive).await;
+                let connection = handshake(io, self.keepalive, (address, true)).await?;
+                info!("connected to {peer} ({address}, TLS)");
+                return Ok(connection);
             }
-            handshake(ConnectionIo::tcp(tcp), self.keepalive).await
+            let io = ConnectionIo::tcp(tcp);
+            let connection = handshake(io, self.keepalive, (address, false)).await?;
+            info!("connected to {}:{} ({address}, h2c)", self.host, self.port);
+            Ok(connection)
         };
         let timeout = self.connect_timeout.unwrap_or(MIN_CONNECT_TIMEOUT);
         let mut deadline = Deadline::after(timeout);

@@ -55,6 +55,8 @@ pub(crate) struct TcpIo {
     input: InputStream,
     output: OutputStream,
     socket: TcpSocket,
+    /// The address connected to.
+    peer: SocketAddr,
 }
 
 /// Opens a TCP connection to `host:port`: to the first of the name's addresses that accepts
@@ -81,7 +83,13 @@ pub(crate) async fn connect(host: &str, port: u16, shuffle: bool) -> Result<TcpI
     for ip in ips {
         match connect_addr(SocketAddr::new(ip, port)).await {
             Ok(io) => return Ok(io),
-            Err(status) => last_err = Some(status),
+            Err(status) => {
+                debug!(
+                    "TCP connect to {} failed: {status}",
+                    SocketAddr::new(ip, port)
+                );
+                last_err = Some(status);
+            }
         }
     }
     Err(last_err.unwrap_or_else(|| Status::internal("no address was tried")))
@@ -114,8 +122,9 @@ pub(crate) async fn resolve(name: &str) -> Result<Vec<IpAddr>, Status> {
         Status::unavailable(format!("name lookup of {name:?} failed: {e}{hint}")).with_source(e)
     };
     let network = wasip2::sockets::instance_network::instance_network();
-    let stream =
-        wasip2::sockets::ip_name_lookup::resolve_addresses(&network, name).map_err(failed)?;
+    let stream = wasip2::sockets::ip_name_lookup::resolve_addresses(&network, name)
+        .map_err(failed)
+        .inspect_err(|status| debug!("{}", status.message()))?;
     let mut readiness = Readiness::default();
     let mut ips = Vec::new();
     loop {
@@ -126,9 +135,14 @@ pub(crate) async fn resolve(name: &str) -> Result<Vec<IpAddr>, Status> {
             }
             Ok(None) => break,
             Err(ErrorCode::WouldBlock) => readiness.ready(|| stream.subscribe()).await,
-            Err(e) => return Err(failed(e)),
+            Err(e) => {
+                let status = failed(e);
+                debug!("{}", status.message());
+                return Err(status);
+            }
         }
     }
+    debug!("name {name:?} resolved to {ips:?}");
     if ips.is_empty() {
         return Err(Status::unavailable(format!(
             "name {name:?} resolved to no address"
@@ -195,6 +209,7 @@ async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
         input,
         output,
         socket,
+        peer: addr,
     })
 }
 
@@ -202,6 +217,11 @@ async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
 const OUT_LIMIT: usize = 1024 * 1024;
 
 impl TcpIo {
+    /// The address this connection is to.
+    pub(crate) fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
     /// The count of bytes read from the host so far, kept up to date.
     pub(crate) fn received(&self) -> Rc<Cell<u64>> {
         self.received.clone()

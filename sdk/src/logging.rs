@@ -1,0 +1,55 @@
+//! The SDK's log macros: `log`'s with the `log` feature, nothing without it (see
+//! the `log` module, built with the feature).
+
+/// Logs at `info`: `log::info!` with the `log` feature, nothing without it (the arguments are
+/// still type-checked).
+#[allow(unused_macros)]
+macro_rules! info {
+    ($($arg:tt)+) => {{
+        #[cfg(feature = "log")]
+        ::log::info!($($arg)+);
+        #[cfg(not(feature = "log"))]
+        if false {
+            let _ = ::std::format!($($arg)+);
+        }
+    }};
+}
+
+/// Logs at `debug`, as [`info!`] does at `info`.
+#[allow(unused_macros)]
+macro_rules! debug {
+    ($($arg:tt)+) => {{
+        #[cfg(feature = "log")]
+        ::log::debug!($($arg)+);
+        #[cfg(not(feature = "log"))]
+        if false {
+            let _ = ::std::format!($($arg)+);
+        }
+    }};
+}
+
+/// Logs at `trace`, as [`info!`] does at `info`.
+#[allow(unused_macros)]
+macro_rules! trace {
+    ($($arg:tt)+) => {{
+        #[cfg(feature = "log")]
+        ::log::trace!($($arg)+);
+        #[cfg(not(feature = "log"))]
+        if false {
+            let _ = ::std::format!($($arg)+);
+        }
+    }};
+}
+
+/// Whether `debug` logs would go anywhere: false without the `log` feature, or without a
+/// logger at that level. Work done only for a log (timing a call) checks it first.
+#[allow(unused_macros)]
+macro_rules! debug_enabled {
+    () => {{
+        #[cfg(feature = "log")]
+        let enabled = ::log::log_enabled!(::log::Level::Debug);
+        #[cfg(not(feature = "log"))]
+        let enabled = false;
+        enabled
+    }};
+}
