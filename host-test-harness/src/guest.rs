@@ -30,7 +30,7 @@ fn guest_target_dir() -> PathBuf {
 
 static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
 
-/// Builds the binary guest `package` (a workspace member) with its default features and
+/// Builds the guest `package` (a workspace member: a command, or a library component) with its default features and
 /// returns the path of its `.wasm`. See [`build_with_features`].
 pub fn build(package: &str) -> anyhow::Result<PathBuf> {
     build_with_features(package, &[])
@@ -93,9 +93,14 @@ fn cargo_build(
     if !status.success() {
         bail!("building guest {package} for wasm32-wasip2 failed ({status})");
     }
-    Ok(target_dir
-        .join("wasm32-wasip2/guest")
-        .join(format!("{package}.wasm")))
+    // A binary is named as its package, a library component (`cdylib`) as its crate.
+    let dir = target_dir.join("wasm32-wasip2/guest");
+    let binary = dir.join(format!("{package}.wasm"));
+    Ok(if binary.exists() {
+        binary
+    } else {
+        dir.join(format!("{}.wasm", package.replace('-', "_")))
+    })
 }
 
 /// The WebAssembly features rustc uses for `wasm32-wasip2`, which `wasm-opt` must be told
