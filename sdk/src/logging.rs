@@ -3,42 +3,36 @@
 
 /// Logs at `info`: `log::info!` with the `log` feature, nothing without it (the arguments are
 /// still type-checked).
+/// Logs at `$level` (`info`, `debug`, `trace`): `log`'s macro of that name with the `log`
+/// feature, nothing without it (the arguments are still type-checked).
+#[allow(unused_macros)]
+macro_rules! log_at {
+    ($level:ident, $($arg:tt)+) => {{
+        #[cfg(feature = "log")]
+        ::log::$level!($($arg)+);
+        #[cfg(not(feature = "log"))]
+        if false {
+            let _ = ::std::format!($($arg)+);
+        }
+    }};
+}
+
+/// Logs at `info` (see [`log_at!`]).
 #[allow(unused_macros)]
 macro_rules! info {
-    ($($arg:tt)+) => {{
-        #[cfg(feature = "log")]
-        ::log::info!($($arg)+);
-        #[cfg(not(feature = "log"))]
-        if false {
-            let _ = ::std::format!($($arg)+);
-        }
-    }};
+    ($($arg:tt)+) => { log_at!(info, $($arg)+) };
 }
 
-/// Logs at `debug`, as [`info!`] does at `info`.
+/// Logs at `debug` (see [`log_at!`]).
 #[allow(unused_macros)]
 macro_rules! debug {
-    ($($arg:tt)+) => {{
-        #[cfg(feature = "log")]
-        ::log::debug!($($arg)+);
-        #[cfg(not(feature = "log"))]
-        if false {
-            let _ = ::std::format!($($arg)+);
-        }
-    }};
+    ($($arg:tt)+) => { log_at!(debug, $($arg)+) };
 }
 
-/// Logs at `trace`, as [`info!`] does at `info`.
+/// Logs at `trace` (see [`log_at!`]).
 #[allow(unused_macros)]
 macro_rules! trace {
-    ($($arg:tt)+) => {{
-        #[cfg(feature = "log")]
-        ::log::trace!($($arg)+);
-        #[cfg(not(feature = "log"))]
-        if false {
-            let _ = ::std::format!($($arg)+);
-        }
-    }};
+    ($($arg:tt)+) => { log_at!(trace, $($arg)+) };
 }
 
 /// Whether `debug` logs would go anywhere: false without the `log` feature, or without a
