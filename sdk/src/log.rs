@@ -9,7 +9,8 @@
 //!
 //! Levels: `info` for connections opened, closed and failed, and GOAWAYs; `debug` for name
 //! lookups, backoff, retries and every call; `trace` for keepalive PINGs and each attempt.
-//! Targets are the SDK's module paths (`grpc_wasi::transport::reconnect`, `grpc_wasi::client`).
+//! Targets are the SDK's module paths (`grpc_wasi::transport::reconnect` for connections,
+//! `grpc_wasi::client::call_log` for calls).
 //!
 //! As grpc-go's `GRPC_GO_LOG_SEVERITY_LEVEL` and C-core's `GRPC_TRACE`, the environment
 //! variable `GRPC_WASI_LOG` turns the stderr logger on without code: set to `error`, `warn`,
@@ -18,7 +19,7 @@
 //! GRPC_WASI_LOG=debug`; in wasmtime: `wasmtime run --env GRPC_WASI_LOG=debug`.
 
 use std::io::Write as _;
-use std::sync::OnceLock;
+use std::sync::Once;
 use std::time::Instant;
 
 /// A `log` logger that writes each record to stderr as one line: `[grpc-wasi +ELAPSED
@@ -73,22 +74,24 @@ impl log::Log for StderrLogger {
 /// is installed, or on a later call. Called by [`Endpoint`](crate::Endpoint) when it
 /// makes a channel, so a guest needs it only to log before that.
 pub fn init_from_env() -> bool {
-    static INSTALLED: OnceLock<bool> = OnceLock::new();
-    let mut first = false;
-    INSTALLED.get_or_init(|| {
-        first = true;
-        let Some(level) = std::env::var("GRPC_WASI_LOG")
-            .ok()
-            .and_then(|v| v.parse::<log::LevelFilter>().ok())
-        else {
-            return false;
-        };
-        let logger = Box::leak(Box::new(StderrLogger::new(level)));
-        if log::set_logger(logger).is_err() {
-            return false;
-        }
-        log::set_max_level(level);
-        true
-    });
-    first && INSTALLED.get() == Some(&true)
+    static TRIED: Once = Once::new();
+    let mut installed = false;
+    TRIED.call_once(|| installed = install_from_env());
+    installed
+}
+
+/// [`init_from_env`]'s one try.
+fn install_from_env() -> bool {
+    let Some(level) = std::env::var("GRPC_WASI_LOG")
+        .ok()
+        .and_then(|v| v.parse::<log::LevelFilter>().ok())
+    else {
+        return false;
+    };
+    let logger = Box::leak(Box::new(StderrLogger::new(level)));
+    if log::set_logger(logger).is_err() {
+        return false;
+    }
+    log::set_max_level(level);
+    true
 }

@@ -1,8 +1,6 @@
 //! The SDK's log macros: `log`'s with the `log` feature, nothing without it (see
 //! the `log` module, built with the feature).
 
-/// Logs at `info`: `log::info!` with the `log` feature, nothing without it (the arguments are
-/// still type-checked).
 /// Logs at `$level` (`info`, `debug`, `trace`): `log`'s macro of that name with the `log`
 /// feature, nothing without it (the arguments are still type-checked).
 #[allow(unused_macros)]
@@ -33,17 +31,4 @@ macro_rules! debug {
 #[allow(unused_macros)]
 macro_rules! trace {
     ($($arg:tt)+) => { log_at!(trace, $($arg)+) };
-}
-
-/// Whether `debug` logs would go anywhere: false without the `log` feature, or without a
-/// logger at that level. Work done only for a log (timing a call) checks it first.
-#[allow(unused_macros)]
-macro_rules! debug_enabled {
-    () => {{
-        #[cfg(feature = "log")]
-        let enabled = ::log::log_enabled!(::log::Level::Debug);
-        #[cfg(not(feature = "log"))]
-        let enabled = false;
-        enabled
-    }};
 }

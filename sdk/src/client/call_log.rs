@@ -1,5 +1,7 @@
 //! The log line of one call (crate feature `log`, level `debug`): its method, status, duration,
-//! and the messages and bytes sent and received.
+//! and the messages and bytes sent and received. Bytes are the messages' payloads as they went
+//! over the wire (compressed, if they were), without the 5-byte Length-Prefixed-Message
+//! prefix (PROTOCOL-HTTP2).
 
 use std::time::Instant;
 
@@ -12,15 +14,15 @@ use crate::status::Status;
 pub(crate) struct CallLog {
     method: PathAndQuery,
     start: Instant,
-    /// The request's one message's encoded size; `None` for a request stream.
+    /// The request's one message's payload size in bytes; `None` for a request stream.
     sent: Option<usize>,
     messages: u64,
     received: u64,
 }
 
 impl CallLog {
-    /// A call of `method` starting now; `sent` is its one request message's size in bytes
-    /// (`None` for a stream of them).
+    /// A call of `method` starting now; `sent` is its one request message's payload size in
+    /// bytes (`None` for a stream of them).
     pub(crate) fn start(method: &PathAndQuery, sent: Option<usize>) -> Self {
         CallLog {
             method: method.clone(),
@@ -31,7 +33,7 @@ impl CallLog {
         }
     }
 
-    /// A response message of `len` bytes arrived.
+    /// A response message whose payload is `len` bytes arrived.
     pub(crate) fn received(&mut self, len: usize) {
         self.messages += 1;
         self.received += len as u64;

@@ -248,12 +248,9 @@ impl Grpc {
         let policy = self.call_policy(&path, options);
         let max = policy.max_encoding_message_size;
         let encoded = codec::encode(&message, max, policy.options.send_compressed)?;
-        let body = RequestBody::Once(encoded);
-        #[cfg(feature = "log")]
-        let call = self.call(&path, metadata, policy, body);
-        #[cfg(not(feature = "log"))]
-        let call = self.attempts(&path, metadata, policy, body);
-        let (metadata, messages) = call.await?;
+        let (metadata, messages) = self
+            .call(&path, metadata, policy, RequestBody::Once(encoded))
+            .await?;
         Ok(Response::from_parts(metadata, Streaming::new(messages)))
     }
 
@@ -313,11 +310,7 @@ impl Grpc {
             codec::encode(item.get_ref(), max, compression)
         });
         let body = RequestBody::Stream(Box::pin(encoded));
-        #[cfg(feature = "log")]
-        let call = self.call(&path, metadata, policy, body);
-        #[cfg(not(feature = "log"))]
-        let call = self.attempts(&path, metadata, policy, body);
-        let (metadata, messages) = call.await?;
+        let (metadata, messages) = self.call(&path, metadata, policy, body).await?;
         Ok(Response::from_parts(metadata, Streaming::new(messages)))
     }
 
@@ -334,11 +327,13 @@ impl Grpc {
         policy: CallPolicy,
         body: RequestBody,
     ) -> Result<(MetadataMap, ResponseMessages), Status> {
-        if !debug_enabled!() {
+        if !log::log_enabled!(log::Level::Debug) {
             return self.attempts(path, metadata, policy, body).await;
         }
         let sent = match &body {
-            RequestBody::Once(message) => Some(message.len()),
+            RequestBody::Once(message) => {
+                Some(message.len().saturating_sub(codec::framing::HEADER_LEN))
+            }
             RequestBody::Stream(_) => None,
         };
         let log = call_log::CallLog::start(path, sent);
@@ -349,6 +344,18 @@ impl Grpc {
                 Err(status)
             }
         }
+    }
+
+    /// [`Grpc::call`] without the `log` feature: its attempts, with no future around them.
+    #[cfg(not(feature = "log"))]
+    fn call<'a>(
+        &'a mut self,
+        path: &'a PathAndQuery,
+        metadata: MetadataMap,
+        policy: CallPolicy,
+        body: RequestBody,
+    ) -> impl Future<Output = Result<(MetadataMap, ResponseMessages), Status>> + 'a {
+        self.attempts(path, metadata, policy, body)
     }
 
     /// The attempts of a call: the first, and those its retry or hedging policy makes (with

@@ -172,10 +172,7 @@ pub(crate) async fn handshake(
         };
         let (address, tls) = peer;
         let transport = if tls { "TLS" } else { "h2c" };
-        info!(
-            "connection to {address} ({transport}) closed: {}",
-            closed.why()
-        );
+        info!("connection to {address} ({transport}) closed: {closed}");
     })
     .detach();
     if !poll_fn(|cx| first_read.poll(cx)).await {
@@ -203,17 +200,17 @@ enum Closed {
     KeepAlive,
 }
 
-impl Closed {
-    /// The reason, for the log.
-    fn why(&self) -> String {
+/// The reason, for the log.
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Closed::Connection(Ok(())) => "the connection ended".to_owned(),
+            Closed::Connection(Ok(())) => f.write_str("the connection ended"),
             Closed::Connection(Err(e)) if e.is_go_away() && e.is_remote() => {
-                format!("the server sent GOAWAY ({e})")
+                write!(f, "the server sent GOAWAY ({e})")
             }
-            Closed::Connection(Err(e)) => e.to_string(),
-            Closed::Unused => "no channel uses it any more".to_owned(),
-            Closed::KeepAlive => "a keepalive PING went unanswered".to_owned(),
+            Closed::Connection(Err(e)) => write!(f, "{e}"),
+            Closed::Unused => f.write_str("no channel uses it any more"),
+            Closed::KeepAlive => f.write_str("a keepalive PING went unanswered"),
         }
     }
 }

@@ -119,12 +119,13 @@ pub(crate) async fn resolve(name: &str) -> Result<Vec<IpAddr>, Status> {
             }
             _ => "",
         };
-        Status::unavailable(format!("name lookup of {name:?} failed: {e}{hint}")).with_source(e)
+        let status = Status::unavailable(format!("name lookup of {name:?} failed: {e}{hint}"));
+        debug!("{}", status.message());
+        status.with_source(e)
     };
     let network = wasip2::sockets::instance_network::instance_network();
-    let stream = wasip2::sockets::ip_name_lookup::resolve_addresses(&network, name)
-        .map_err(failed)
-        .inspect_err(|status| debug!("{}", status.message()))?;
+    let stream =
+        wasip2::sockets::ip_name_lookup::resolve_addresses(&network, name).map_err(failed)?;
     let mut readiness = Readiness::default();
     let mut ips = Vec::new();
     loop {
@@ -135,19 +136,15 @@ pub(crate) async fn resolve(name: &str) -> Result<Vec<IpAddr>, Status> {
             }
             Ok(None) => break,
             Err(ErrorCode::WouldBlock) => readiness.ready(|| stream.subscribe()).await,
-            Err(e) => {
-                let status = failed(e);
-                debug!("{}", status.message());
-                return Err(status);
-            }
+            Err(e) => return Err(failed(e)),
         }
     }
-    debug!("name {name:?} resolved to {ips:?}");
     if ips.is_empty() {
         return Err(Status::unavailable(format!(
             "name {name:?} resolved to no address"
         )));
     }
+    debug!("name {name:?} resolved to {ips:?}");
     Ok(ips)
 }
 
