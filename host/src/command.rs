@@ -1,14 +1,10 @@
 //! Runs `wasi:cli/command` components in wasmtime 48 with WASI 0.2 (`wasi:http` included),
 //! granting exactly the network access asked for.
 //!
-//! Permissions: every `--allow HOST:PORT` lets the guest open TCP connections to that address
-//! (a DNS name is resolved here, once, to the addresses it allows, and the guest may look up
-//! that name and no other); every `--allow-http HOST:PORT` lets it send `wasi:http` requests to
-//! that authority. Everything else is denied: other addresses and authorities, lookups of
-//! other names, listening, UDP. Denied connects fail in the guest with `wasi:sockets`
-//! `access-denied`, denied lookups with `permanent-resolver-failure` (no query reaches a
-//! resolver; see [`crate::name_lookup`]; each refusal is logged, see [`crate::policy`]), denied requests with `wasi:http`
-//! `HTTP-request-denied`.
+//! Permissions are the run's [`NetworkPolicy`] (the harness's `--allow`, `--allow-http`,
+//! `--resolve`). Denied connects fail in the guest with `wasi:sockets` `access-denied`, denied
+//! lookups with `permanent-resolver-failure` (no query reaches a resolver), denied requests
+//! with `wasi:http` `HTTP-request-denied`; each refusal is logged (see [`crate::policy`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -122,13 +118,14 @@ impl Runner {
         &self.runtime
     }
 
-    /// The store data of one guest instance: WASI with `options`' args, env, stdin, folders
-    /// and network policy, `wasi:http` through the runner's [`OutgoingHttp2`] at
-    /// `options.http_version`. Output goes to `stdout`/`stderr`, or to this process's with
-    /// `inherit_stdio`. Errors: a `dirs` folder cannot be opened.
-    pub fn guest_state(
+    /// The store data of one guest instance: WASI with `options`' args, env, stdin and
+    /// folders, the network `policy` (`options.network`, shared), `wasi:http` through the
+    /// runner's [`OutgoingHttp2`] at `options.http_version`. Output goes to `stdout`/`stderr`,
+    /// or to this process's with `inherit_stdio`. Errors: a `dirs` folder cannot be opened.
+    pub(crate) fn guest_state(
         &self,
         options: &RunOptions,
+        policy: Arc<NetworkPolicy>,
         stdout: &MemoryOutputPipe,
         stderr: &MemoryOutputPipe,
     ) -> anyhow::Result<GuestState> {
@@ -158,12 +155,7 @@ impl Runner {
             builder.stdout(stdout.clone()).stderr(stderr.clone());
         }
         let outgoing = self.outgoing.speaking(options.http_version);
-        Ok(GuestState::new(
-            builder,
-            options.network.clone(),
-            &outgoing,
-            (),
-        ))
+        Ok(GuestState::new(builder, policy, &outgoing, ()))
     }
 
     /// Compiles the component at `path`. Errors: not a readable, valid component.
@@ -184,7 +176,8 @@ impl Runner {
     ) -> anyhow::Result<RunOutput> {
         let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        let host = self.guest_state(options, &stdout, &stderr)?;
+        let policy = Arc::new(options.network.clone());
+        let host = self.guest_state(options, policy, &stdout, &stderr)?;
         let mut store = Store::new(&self.engine, host);
         let command = Command::instantiate_async(&mut store, component, &self.linker).await?;
         let exit_code = match command.wasi_cli_run().call_run(&mut store).await {

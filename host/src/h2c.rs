@@ -1,5 +1,5 @@
-//! The client for `http://` requests over HTTP/2 (h2c, prior knowledge), straight on
-//! the `h2` crate: one connection per authority, shared by all runs, opened on first use and
+//! The client for `http://` requests over HTTP/2 (h2c, prior knowledge), straight on the `h2`
+//! crate: one connection per authority, shared by all guests, opened on first use and
 //! again after it fails.
 //!
 //! Why not hyper's client, as for `https://`: a guest writes a unary request's body and
@@ -27,9 +27,9 @@ use wasmtime_wasi_http::{Error, WasiBody};
 const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
 const CONNECTION_WINDOW: u32 = 5 * 1024 * 1024;
 
-/// The h2c connections of an [`OutgoingHttp2`](crate::OutgoingHttp2), by server: (host lower-cased, without IPv6 brackets;
-/// port as a number), so every spelling of one server (`127.0.0.1:080`, `LOCALHOST:80`) shares
-/// one connection. Each is behind its own lock, held while it is opened, so calls made at once
+/// The h2c connections of an [`OutgoingHttp2`](crate::OutgoingHttp2), by server: (host
+/// lower-cased, without IPv6 brackets; port as a number), so every spelling of one server
+/// (`127.0.0.1:080`, `LOCALHOST:80`) shares one connection. Each is behind its own lock, held while it is opened, so calls made at once
 /// share one connection and a slow connect to one server does not hold up calls to another.
 /// At most [`MAX_CONNECTIONS`] are kept: past that, one not in use is dropped.
 #[derive(Clone, Default)]

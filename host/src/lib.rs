@@ -4,8 +4,10 @@
 //! exactly the network access it grants, and with gRPC over `wasi:http` working:
 //!
 //! - [`NetworkPolicy`]: the allow-list: TCP connects to listed addresses, lookups of listed
-//!   names only (no other query reaches a resolver), `wasi:http` requests to listed
-//!   authorities; every refusal logged (`log` target `grpc_wasi_host`);
+//!   names only (no other query reaches a resolver: `wasi:sockets/ip-name-lookup` is replaced
+//!   by one that answers granted names alone, names compared as DNS does, after IDNA),
+//!   `wasi:http` requests to listed authorities; every refusal logged (`log` target
+//!   `grpc_wasi_host`);
 //! - [`OutgoingHttp2`]: the `wasi:http` outgoing side speaking HTTP/2 (h2c for `http://`, ALPN
 //!   `h2` for `https://`), which gRPC needs and wasmtime's own (HTTP/1.1) does not speak;
 //! - [`GuestState`] and [`add_to_linker`]: the store data of one instance and the linker
@@ -13,7 +15,7 @@
 //! - [`Runner`] runs `wasi:cli/command` components (as `wasmtime run`), and [`proxy::start`]
 //!   serves `wasi:http/incoming-handler` components (as `wasmtime serve`), both built on them.
 //!
-//! An embedder with its own component world needs four lines beyond its bindings:
+//! An embedder with its own component world links these and gives each instance its state:
 //!
 //! ```no_run
 //! use grpc_wasi_host::{GuestState, NetworkPolicy, OutgoingHttp2};
@@ -36,7 +38,7 @@
 
 mod command;
 mod h2c;
-pub mod name_lookup;
+mod name_lookup;
 mod outgoing_http;
 pub mod pem;
 pub mod policy;

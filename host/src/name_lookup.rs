@@ -1,9 +1,11 @@
-//! `wasi:sockets/ip-name-lookup` that answers only the names the [`NetworkPolicy`](crate::NetworkPolicy) grants.
+//! `wasi:sockets/ip-name-lookup` that answers only the names the
+//! [`NetworkPolicy`](crate::NetworkPolicy) grants.
 //!
 //! wasmtime's own implementation is all or nothing (`allow_ip_name_lookup`): a guest granted
 //! one name could resolve any name, and each query reaching the host's resolver is a way out
-//! of the sandbox (DNS exfiltration). This one replaces it in the linker ([`crate::add_to_linker`]): a granted
-//! name (`--allow NAME:PORT`) is resolved by wasmtime's implementation, an IP literal is
+//! of the sandbox (DNS exfiltration). This one replaces it in the linker
+//! ([`crate::add_to_linker`]): a granted name (`NetworkPolicy::allow("NAME:PORT")`, the
+//! harness's `--allow NAME:PORT`) is resolved by wasmtime's implementation, an IP literal is
 //! returned as it is (no query leaves the host), and every other name fails with
 //! `permanent-resolver-failure`, the code wasmtime gives when name lookup is off.
 //!

@@ -40,13 +40,18 @@ type HttpClient = Client<HttpsConnector<HttpConnector>, WasiBody>;
 /// by later calls and later instances. Guests using it must run on a tokio runtime.
 #[derive(Clone)]
 pub struct OutgoingHttp2 {
+    clients: Arc<Clients>,
+    version: HttpVersion,
+}
+
+/// The clients of an [`OutgoingHttp2`] and its clones.
+struct Clients {
     /// HTTP/2 for `http://`.
     h2c: H2c,
     /// HTTP/2 for `https://`.
     http2: HttpClient,
     /// HTTP/1.1 for both.
     http1: HttpClient,
-    version: HttpVersion,
 }
 
 impl OutgoingHttp2 {
@@ -62,7 +67,7 @@ impl OutgoingHttp2 {
     pub fn trusting(ca_pems: &[Vec<u8>]) -> anyhow::Result<Self> {
         let mut roots = rustls_roots();
         for pem in ca_pems {
-            crate::pem::add_certificates(&mut roots, pem).context("--ca-cert")?;
+            crate::pem::add_certificates(&mut roots, pem).context("a CA certificate PEM")?;
         }
         Self::build(roots)
     }
@@ -70,14 +75,9 @@ impl OutgoingHttp2 {
     /// The same clients (and connections), speaking `version`.
     pub fn speaking(&self, version: HttpVersion) -> Self {
         OutgoingHttp2 {
+            clients: self.clients.clone(),
             version,
-            ..self.clone()
         }
-    }
-
-    /// The HTTP version these clients speak.
-    pub fn version(&self) -> HttpVersion {
-        self.version
     }
 
     fn build(roots: rustls::RootCertStore) -> anyhow::Result<Self> {
@@ -101,26 +101,24 @@ impl OutgoingHttp2 {
                 builder.enable_http1().wrap_connector(tcp)
             }
         };
-        Ok(OutgoingHttp2 {
+        let clients = Clients {
             h2c: H2c::default(),
             http2: Client::builder(TokioExecutor::new())
                 .http2_only(true)
                 .build(connector(true)),
             http1: Client::builder(TokioExecutor::new()).build(connector(false)),
+        };
+        Ok(OutgoingHttp2 {
+            clients: Arc::new(clients),
             version: HttpVersion::Http2,
         })
     }
 
     /// The `wasi:http` hooks of one guest: its permissions and these clients.
     pub(crate) fn hooks(&self, policy: Arc<NetworkPolicy>) -> Hooks {
-        let (client, h2c) = match self.version {
-            HttpVersion::Http2 => (self.http2.clone(), Some(self.h2c.clone())),
-            HttpVersion::Http1 => (self.http1.clone(), None),
-        };
         Hooks {
             policy,
-            client,
-            h2c,
+            outgoing: self.clone(),
         }
     }
 }
@@ -132,12 +130,10 @@ fn rustls_roots() -> rustls::RootCertStore {
     roots
 }
 
-/// The hooks of one guest: its permissions and the client for its HTTP version.
+/// The hooks of one guest: its permissions and the clients it sends through.
 pub(crate) struct Hooks {
     policy: Arc<NetworkPolicy>,
-    client: HttpClient,
-    /// For `http://` over HTTP/2; `None` when the guest's requests speak HTTP/1.1.
-    h2c: Option<H2c>,
+    outgoing: OutgoingHttp2,
 }
 
 type SendFuture = Box<
@@ -170,17 +166,21 @@ impl WasiHttpHooks for Hooks {
         let timeout = options.and_then(|o| o.first_byte_timeout);
         let done =
             || -> Box<dyn Future<Output = Result<(), Error>> + Send> { Box::new(async { Ok(()) }) };
-        if let Some(h2c) = &self.h2c
+        let outgoing = &self.outgoing;
+        if outgoing.version == HttpVersion::Http2
             && request.uri().scheme() == Some(&http::uri::Scheme::HTTP)
         {
-            let h2c = h2c.clone();
+            let h2c = outgoing.clients.h2c.clone();
             let connect_timeout = options.and_then(|o| o.connect_timeout);
             return Box::new(async move {
                 let response = h2c.send(request, connect_timeout, timeout).await?;
                 Ok((response, done()))
             });
         }
-        let client = self.client.clone();
+        let client = match outgoing.version {
+            HttpVersion::Http2 => outgoing.clients.http2.clone(),
+            HttpVersion::Http1 => outgoing.clients.http1.clone(),
+        };
         Box::new(async move {
             let response = within(timeout, Error::HttpResponseTimeout, client.request(request))
                 .await?

@@ -2,10 +2,10 @@
 //!
 //! A grant is exactly what was listed, however the guest spells an address or a name: TCP
 //! connects to granted socket addresses (a granted name grants the addresses it resolves to
-//! when granted), lookups of granted names only (see [`crate::name_lookup`]), and `wasi:http`
-//! requests to granted authorities. Everything else is refused, and each refusal is logged
-//! (`log` target `grpc_wasi_host`, level `warn`) with what was asked and the grant that would
-//! allow it.
+//! when granted), lookups of granted names only (no query for another name leaves the host),
+//! and `wasi:http` requests to granted authorities. Everything else is refused, and each
+//! refusal is logged (`log` target `grpc_wasi_host`, level `warn`) with what was asked and the
+//! grant that would allow it.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};

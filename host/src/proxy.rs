@@ -1,7 +1,6 @@
-//! Hosts a `wasi:http/incoming-handler` component behind an HTTP
-//! server (HTTP/1.1 and HTTP/2), as `wasmtime serve` does: one fresh instance per request, with
-//! the same permissions as [`Runner::run`](crate::Runner::run) for its own outgoing
-//! traffic.
+//! Hosts a `wasi:http/incoming-handler` component behind an HTTP server (HTTP/1.1 and
+//! HTTP/2), as `wasmtime serve` does: one fresh instance per request, with the same
+//! permissions as [`Runner::run`](crate::Runner::run) for its own outgoing traffic.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +20,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::command::{RunOptions, Runner};
+use crate::policy::NetworkPolicy;
 use crate::state::GuestState;
 
 /// Most bytes of a request's guest output kept (and dropped) when not inherited.
@@ -63,6 +63,8 @@ struct Server {
     runner: Runner,
     pre: ProxyPre<GuestState>,
     options: RunOptions,
+    /// `options.network`, shared by every request's instance.
+    policy: Arc<NetworkPolicy>,
     running: Arc<AtomicUsize>,
 }
 
@@ -106,6 +108,7 @@ pub fn start(
     let server = Arc::new(Server {
         runner: runner.clone(),
         pre,
+        policy: Arc::new(options.network.clone()),
         options,
         running: running.clone(),
     });
@@ -146,7 +149,9 @@ impl Server {
         request: hyper::Request<Incoming>,
     ) -> anyhow::Result<hyper::Response<HyperOutgoingBody>> {
         let out = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        let host = self.runner.guest_state(&self.options, &out, &out)?;
+        let host = self
+            .runner
+            .guest_state(&self.options, self.policy.clone(), &out, &out)?;
         let mut store = Store::new(self.runner.engine(), host);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let request = store

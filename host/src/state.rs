@@ -34,13 +34,16 @@ impl<D> GuestState<D> {
     /// checked against `policy`, name lookups go through the granted-names `ip-name-lookup`
     /// (so `wasi`'s own lookup setting is overridden), and `wasi:http` requests go out through
     /// `outgoing` once `policy` allows their authority.
+    ///
+    /// `policy` may be shared (`Arc<NetworkPolicy>`): a host that makes an instance per call
+    /// gives each the same one, uncopied.
     pub fn new(
         mut wasi: WasiCtxBuilder,
-        policy: NetworkPolicy,
+        policy: impl Into<Arc<NetworkPolicy>>,
         outgoing: &OutgoingHttp2,
         data: D,
     ) -> Self {
-        let policy = Arc::new(policy);
+        let policy = policy.into();
         // TCP as such is on; the address check decides which connections go through.
         wasi.allow_tcp(true);
         // On for wasmtime's resolver; `name_lookup` passes it only the granted names.

@@ -13,6 +13,7 @@
 //! `grpc-wasi-host`.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -114,7 +115,8 @@ impl ResourceLimiter for MemoryLimit {
 pub struct PluginHost {
     engine: Engine,
     pre: PluginPre<GuestState<MemoryLimit>>,
-    policy: NetworkPolicy,
+    /// Shared by every call's instance, not copied.
+    policy: Arc<NetworkPolicy>,
     outgoing: OutgoingHttp2,
     backend: String,
     limits: Limits,
@@ -155,7 +157,7 @@ impl PluginHost {
         Ok(PluginHost {
             engine,
             pre,
-            policy,
+            policy: Arc::new(policy),
             outgoing: OutgoingHttp2::new()?,
             backend: backend.to_owned(),
             limits,

@@ -24,12 +24,12 @@ fn run() -> anyhow::Result<bool> {
     let plugin = args.next().ok_or_else(|| anyhow::anyhow!(usage))?;
     let backend = args.next().ok_or_else(|| anyhow::anyhow!(usage))?;
     // The one grant: the backend's host and port.
-    let authority = backend
-        .split_once("://")
-        .map_or(backend.as_str(), |(_, rest)| rest)
-        .trim_end_matches('/');
+    let uri: http::Uri = backend.parse()?;
+    let authority = uri
+        .authority()
+        .ok_or_else(|| anyhow::anyhow!("{backend:?}: expected http://HOST:PORT"))?;
     let mut policy = NetworkPolicy::deny_all();
-    policy.allow(authority)?;
+    policy.allow(authority.as_str())?;
     let host = PluginHost::load(plugin.as_ref(), &backend, policy, Limits::default())?;
     let mut ok = true;
     for input in args {
