@@ -54,24 +54,29 @@ pub fn pki_dir() -> &'static Path {
     })
 }
 
-/// The guest `package`, built and compiled once a process.
-fn component(package: &str) -> Component {
+/// The guest `package` with `features` (on top of its defaults), built and compiled once a
+/// process.
+fn component(package: &str, features: &[&str]) -> Component {
     static COMPONENTS: Mutex<BTreeMap<String, Component>> = Mutex::new(BTreeMap::new());
+    let key = std::iter::once(package)
+        .chain(features.iter().copied())
+        .collect::<Vec<_>>()
+        .join("+");
     let mut components = COMPONENTS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(component) = components.get(package) {
+    if let Some(component) = components.get(&key) {
         return component.clone();
     }
-    let component = guest::build(package)
+    let component = guest::build_with_features(package, features)
         .and_then(|wasm| runner().load(&wasm))
-        .unwrap_or_else(|e| panic!("preparing guest {package}: {e:#}"));
-    components.insert(package.to_owned(), component.clone());
+        .unwrap_or_else(|e| panic!("preparing guest {key}: {e:#}"));
+    components.insert(key, component.clone());
     component
 }
 
 /// Builds and compiles the guest `package` now, if this process has not yet, so that a test
 /// timing a run times the run alone.
 pub fn prepare(package: &str) {
-    component(package);
+    component(package, &[]);
 }
 
 /// Runs the guest `package` with `args` and `env` in `mode` with exactly `network` granted.
@@ -115,8 +120,17 @@ pub fn run_guest_with_dirs(
 /// Runs the guest `package` as `options` say (in the harness's runner, within
 /// [`RUN_TIMEOUT`]). Panics (failing the test) if the guest traps or runs past it.
 pub fn run_guest_options(package: &str, options: &RunOptions) -> RunOutput {
+    run_guest_with_features(package, &[], options)
+}
+
+/// [`run_guest_options`] for the guest built with `features` (cargo features of `package`).
+pub fn run_guest_with_features(
+    package: &str,
+    features: &[&str],
+    options: &RunOptions,
+) -> RunOutput {
     runner()
-        .run_blocking(&component(package), options, Some(RUN_TIMEOUT))
+        .run_blocking(&component(package, features), options, Some(RUN_TIMEOUT))
         .unwrap_or_else(|e| panic!("guest {package} {:?}: {e:#}", options.args))
 }
 

@@ -4,15 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use grpc_wasi_harness::guest;
 use grpc_wasi_harness::servers::echo_server;
-use grpc_wasi_host::{NetworkPolicy, RunOptions, RunOutput, Runner};
+use grpc_wasi_host::{NetworkPolicy, RunOptions, RunOutput};
 
-/// The echo guest, built with the `log` feature, run with `args` and `env` and `network`.
+/// The echo guest, built with the `log` feature, run with `args`, `env` and `network`.
 fn echo_client_logging(args: &[String], env: &[(&str, &str)], network: NetworkPolicy) -> RunOutput {
-    let runner = Runner::new().unwrap();
-    let wasm = guest::build_with_features("echo-client", &["log"]).unwrap();
-    let component = runner.load(&wasm).unwrap();
     let options = RunOptions {
         args: args.to_vec(),
         env: env
@@ -22,9 +18,7 @@ fn echo_client_logging(args: &[String], env: &[(&str, &str)], network: NetworkPo
         network,
         ..RunOptions::default()
     };
-    runner
-        .run_blocking(&component, &options, Some(grpc_wasi_e2e::RUN_TIMEOUT))
-        .unwrap()
+    grpc_wasi_e2e::run_guest_with_features("echo-client", &["log"], &options)
 }
 
 /// The SDK's lines of `stderr`.

@@ -202,6 +202,18 @@ mod tests {
     }
 
     #[test]
+    fn every_target_names_a_figure_the_bench_measures() {
+        let figures: Vec<&str> = super::super::measure::workloads(false)
+            .iter()
+            .flat_map(|w| w.figures.iter().map(|(_, label)| *label))
+            .collect();
+        for (label, client, _) in TARGETS {
+            assert!(figures.contains(label), "{label:?} is no figure");
+            assert!([1, 2].contains(client), "{label:?}: client {client}");
+        }
+    }
+
+    #[test]
     fn every_row_is_labelled_and_turned_so_right_is_guest_better() {
         let rows = [
             // Times: the guest at 50 µs against native 100 is 2× better.
