@@ -38,6 +38,13 @@ type HttpClient = Client<HttpsConnector<HttpConnector>, WasiBody>;
 /// The HTTP clients guests' `wasi:http` requests go out through, shared by every guest given
 /// it (a clone shares the connections), so a connection to a server is opened once and reused
 /// by later calls and later instances. Guests using it must run on a tokio runtime.
+///
+/// HTTP/2 (RFC 9113) as gRPC needs it (PROTOCOL-HTTP2): `http://` with prior knowledge
+/// (RFC 9113 §3.3, h2c), `https://` with TLS 1.3 or 1.2 and ALPN `h2` (RFC 7301), trailers
+/// passed through. A request to an authority the guest's [`NetworkPolicy`] does not grant
+/// fails with `wasi:http`'s `HTTP-request-denied`; a server that resets the stream or sends
+/// GOAWAY gives `internal-error` naming the frame and its error code, which the SDK maps to a
+/// gRPC status.
 #[derive(Clone)]
 pub struct OutgoingHttp2 {
     clients: Arc<Clients>,

@@ -102,8 +102,11 @@ impl<D: Send> WasiView for GuestState<D> {
 
 /// Links WASI 0.2 (async), the granted-names `wasi:sockets/ip-name-lookup` in place of
 /// wasmtime's, and `wasi:http/outgoing-handler` and `types` into `linker`: every import a
-/// grpc-wasi guest on any transport needs. The engine must have the component model and async
-/// support on (`wasmtime::Config::async_support`).
+/// grpc-wasi guest on any transport needs (WASI 0.2: `wasi:cli`, `wasi:io`, `wasi:clocks`,
+/// `wasi:random`, `wasi:filesystem`, `wasi:sockets` and `wasi:http` 0.2.x). The host functions
+/// are async: instantiate with `instantiate_async` and call exports with their `_async` or
+/// `bindgen!(exports: { default: async })` forms, on a tokio runtime (wasmtime-wasi's sockets
+/// and [`OutgoingHttp2`] need one).
 ///
 /// Errors: an interface cannot be linked (a name already defined in `linker`, or a wasmtime
 /// version other than the one this crate is built with).
