@@ -1,5 +1,5 @@
-//! Compiles the echo, RouteGuide, calculator and interop test services for the tonic test servers (no system protoc:
-//! `protox` parses).
+//! Compiles the echo, RouteGuide, calculator, config and interop test services for the tonic
+//! test servers (no system protoc: `protox` parses).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_dir = "../proto";
@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "routeguide/route_guide.proto",
             "grpc/testing/test.proto",
             "calculator.proto",
+            "config.proto",
         ],
         [proto_dir],
     )?;

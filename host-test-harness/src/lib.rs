@@ -46,6 +46,13 @@ pub mod calculator_proto {
     tonic::include_proto!("calculator");
 }
 
+/// The config-watch example's service (`examples/config-watch`), generated from
+/// `proto/config.proto`.
+#[allow(missing_docs, clippy::all)]
+pub mod config_proto {
+    tonic::include_proto!("config");
+}
+
 /// gRPC's RouteGuide example service, generated from `proto/routeguide/route_guide.proto`.
 #[allow(missing_docs, clippy::all)]
 pub mod route_guide_proto {

@@ -3,6 +3,7 @@
 //! ```text
 //! grpc-wasi-harness echo-server [--addr 127.0.0.1:50051] [--tls CERT KEY [--client-ca CA]]
 //! grpc-wasi-harness calculator-server [--addr 127.0.0.1:50051]
+//! grpc-wasi-harness config-server [--addr 127.0.0.1:50051] [--set KEY=VALUE]... [--file PATH] [--tick-ms MS]
 //! grpc-wasi-harness run GUEST.wasm --allow 127.0.0.1:50051 [--allow-http HOST:PORT] [--http1] [--ca-cert PEM] [-- ARGS...]
 //! grpc-wasi-harness serve COMPONENT.wasm --listen 127.0.0.1:8080 --allow-http 127.0.0.1:50051
 //! grpc-wasi-harness test-certs [--out certs]
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use grpc_wasi_harness::servers::tls::{CertifiedKey, ServerTls, TestPki};
-use grpc_wasi_harness::servers::{calculator_server, echo_server};
+use grpc_wasi_harness::servers::{calculator_server, config_server, echo_server};
 use grpc_wasi_host::HttpVersion;
 use grpc_wasi_host::{RunOptions, Runner};
 
@@ -52,6 +53,22 @@ enum Cmd {
         /// Address to listen on; port 0 picks a free one.
         #[arg(long, default_value = "127.0.0.1:50051")]
         addr: std::net::SocketAddr,
+    },
+    /// Serve config.ConfigService (tonic; `examples/config-watch`'s server) until interrupted.
+    ConfigServer {
+        /// Address to listen on; port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        addr: std::net::SocketAddr,
+        /// A starting value (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Apply this file's KEY=VALUE lines, now and whenever the file changes (read every
+        /// 100 ms).
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+        /// Set the key `tick` to 1, 2, 3, ... every MS milliseconds.
+        #[arg(long, value_name = "MS")]
+        tick_ms: Option<u64>,
     },
     /// Run a wasm32-wasip2 command component; exits with the guest's exit code.
     Run {
@@ -226,6 +243,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::CalculatorServer { addr } => {
             let server = calculator_server::start(addr)?;
             println!("calculator server listening on {}", server.uri());
+            tokio::runtime::Runtime::new()?.block_on(tokio::signal::ctrl_c())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::ConfigServer {
+            addr,
+            set,
+            file,
+            tick_ms,
+        } => {
+            let initial = set
+                .iter()
+                .map(|kv| {
+                    kv.split_once('=')
+                        .ok_or_else(|| anyhow::anyhow!("--set {kv:?}: expected KEY=VALUE"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let server = config_server::ConfigServer::start(addr, &initial)?;
+            if let Some(file) = file {
+                server.follow_file(file, std::time::Duration::from_millis(100));
+            }
+            if let Some(ms) = tick_ms {
+                server.tick("tick", std::time::Duration::from_millis(ms));
+            }
+            println!("config server listening on {}", server.uri());
             tokio::runtime::Runtime::new()?.block_on(tokio::signal::ctrl_c())?;
             Ok(ExitCode::SUCCESS)
         }

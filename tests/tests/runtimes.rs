@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use grpc_wasi_e2e::external::installed;
 use grpc_wasi_e2e::route_guide::{ROUTE_GUIDE_ADDR, check_route_guide_output};
 use grpc_wasi_harness::guest;
+use grpc_wasi_harness::servers::config_server::ConfigServer;
 use grpc_wasi_harness::servers::test_server::TestServer;
 use grpc_wasi_harness::servers::{calculator_server, echo_server, route_guide_server};
 
@@ -436,5 +437,42 @@ fn the_calculator_example_runs_in_stock_wasmtime() {
     assert!(
         overflow.stderr.starts_with("error: INVALID_ARGUMENT: "),
         "{overflow:?}"
+    );
+}
+
+#[test]
+fn the_config_watch_example_runs_in_stock_wasmtime() {
+    let Some(wasmtime) = wasmtime() else { return };
+    let server = ConfigServer::start("127.0.0.1:0".parse().unwrap(), &[("color", "blue")]).unwrap();
+    let wasm = guest::build("config-watch").unwrap();
+    let args = [
+        "run",
+        "-S",
+        "inherit-network",
+        &wasm.display().to_string(),
+        &server.uri(),
+        "color",
+        "--changes",
+        "2",
+    ]
+    .map(String::from);
+    let guest = std::thread::spawn(move || run_limited(&wasmtime, &args));
+    let started = Instant::now();
+    while server.watches_started() == 0 {
+        assert!(started.elapsed() < RUN_LIMIT, "the watch did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.set("color", "red");
+    server.break_watches();
+    while server.watches_started() < 2 {
+        assert!(started.elapsed() < RUN_LIMIT, "the watch did not resume");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.set("color", "green");
+    let ran = guest.join().unwrap();
+    assert!(ran.success, "{ran:?}");
+    assert_eq!(
+        ran.stdout,
+        "color=blue (version 1)\nchanged color=red (version 2)\nchanged color=green (version 3)\n"
     );
 }

@@ -2,6 +2,7 @@
 //! ([`test_server`]), plain or TLS ([`tls`]).
 
 pub mod calculator_server;
+pub mod config_server;
 pub mod echo_server;
 pub mod fault_server;
 pub mod interop_server;
