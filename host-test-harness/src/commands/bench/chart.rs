@@ -65,7 +65,8 @@ fn draw_on<DB: DrawingBackend>(
     // A log scale, so 2× better and 2× worse are as far from 1.0; wide enough for every bar.
     let speeds = || bars.iter().flat_map(|(_, s)| *s);
     let hi = speeds().fold(2.0_f64, f64::max) * 1.15;
-    let lo = speeds().fold(0.5_f64, f64::min) / 1.15;
+    // Room left of the lowest bar for its value.
+    let lo = speeds().fold(0.5_f64, f64::min) / 1.35;
     let x = |v: f64| {
         let t = (v.ln() - lo.ln()) / (hi.ln() - lo.ln());
         PLOT_LEFT + (t * f64::from(PLOT_RIGHT - PLOT_LEFT)).round() as i32
@@ -118,6 +119,8 @@ fn draw_on<DB: DrawingBackend>(
         [(x(1.0), TOP), (PLOT_RIGHT, bottom)],
         RGBColor(234, 246, 234).filled(),
     ))?;
+    // Grid lines at these ratios; a label only where it does not run into the last one.
+    let mut last_label: Option<i32> = None;
     for v in [
         0.1, 0.2, 0.25, 0.33, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 10.0,
     ] {
@@ -130,9 +133,12 @@ fn draw_on<DB: DrawingBackend>(
             RGBColor(200, 200, 200).stroke_width(1)
         };
         root.draw(&PathElement::new(vec![(x(v), TOP), (x(v), bottom)], style))?;
-        let label = format!("{v}×");
+        if last_label.is_some_and(|at| x(v) - at < 48) {
+            continue;
+        }
+        last_label = Some(x(v));
         root.draw_text(
-            &label,
+            &format!("{v}×"),
             &text(15.0).pos(Pos::new(HPos::Center, VPos::Top)),
             (x(v), bottom + 6),
         )?;
