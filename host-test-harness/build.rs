@@ -1,4 +1,4 @@
-//! Compiles the echo, RouteGuide, calculator, config and interop test services for the tonic
+//! Compiles the echo, RouteGuide, calculator, config, users and interop test services for the tonic
 //! test servers (no system protoc: `protox` parses).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "grpc/testing/test.proto",
             "calculator.proto",
             "config.proto",
+            "users.proto",
         ],
         [proto_dir],
     )?;

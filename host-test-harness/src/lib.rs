@@ -53,6 +53,13 @@ pub mod config_proto {
     tonic::include_proto!("config");
 }
 
+/// The user-service example's backend (`examples/user-service`), generated from
+/// `proto/users.proto`.
+#[allow(missing_docs, clippy::all)]
+pub mod users_proto {
+    tonic::include_proto!("users");
+}
+
 /// gRPC's RouteGuide example service, generated from `proto/routeguide/route_guide.proto`.
 #[allow(missing_docs, clippy::all)]
 pub mod route_guide_proto {

@@ -3,6 +3,7 @@
 //! ```text
 //! grpc-wasi-harness echo-server [--addr 127.0.0.1:50051] [--tls CERT KEY [--client-ca CA]]
 //! grpc-wasi-harness calculator-server [--addr 127.0.0.1:50051]
+//! grpc-wasi-harness user-server [--addr 127.0.0.1:50051]
 //! grpc-wasi-harness config-server [--addr 127.0.0.1:50051] [--set KEY=VALUE]... [--file PATH] [--tick-ms MS]
 //! grpc-wasi-harness run GUEST.wasm --allow 127.0.0.1:50051 [--allow-http HOST:PORT] [--http1] [--ca-cert PEM] [-- ARGS...]
 //! grpc-wasi-harness serve COMPONENT.wasm --listen 127.0.0.1:8080 --allow-http 127.0.0.1:50051
@@ -19,7 +20,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use grpc_wasi_harness::servers::tls::{CertifiedKey, ServerTls, TestPki};
-use grpc_wasi_harness::servers::{calculator_server, config_server, echo_server};
+use grpc_wasi_harness::servers::{calculator_server, config_server, echo_server, user_server};
 use grpc_wasi_host::HttpVersion;
 use grpc_wasi_host::{RunOptions, Runner};
 
@@ -50,6 +51,13 @@ enum Cmd {
     },
     /// Serve calculator.Calculator (tonic; `examples/calculator`'s server) until interrupted.
     CalculatorServer {
+        /// Address to listen on; port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        addr: std::net::SocketAddr,
+    },
+    /// Serve users.UserService (tonic; `examples/user-service`'s backend), empty at start,
+    /// until interrupted.
+    UserServer {
         /// Address to listen on; port 0 picks a free one.
         #[arg(long, default_value = "127.0.0.1:50051")]
         addr: std::net::SocketAddr,
@@ -243,6 +251,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::CalculatorServer { addr } => {
             let server = calculator_server::start(addr)?;
             println!("calculator server listening on {}", server.uri());
+            tokio::runtime::Runtime::new()?.block_on(tokio::signal::ctrl_c())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::UserServer { addr } => {
+            let server = user_server::start(addr, &[])?;
+            println!("user server listening on {}", server.uri());
             tokio::runtime::Runtime::new()?.block_on(tokio::signal::ctrl_c())?;
             Ok(ExitCode::SUCCESS)
         }

@@ -17,7 +17,7 @@ use grpc_wasi_e2e::route_guide::{ROUTE_GUIDE_ADDR, check_route_guide_output};
 use grpc_wasi_harness::guest;
 use grpc_wasi_harness::servers::config_server::ConfigServer;
 use grpc_wasi_harness::servers::test_server::TestServer;
-use grpc_wasi_harness::servers::{calculator_server, echo_server, route_guide_server};
+use grpc_wasi_harness::servers::{calculator_server, echo_server, route_guide_server, user_server};
 
 /// The most a guest run in another runtime may take.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -256,6 +256,18 @@ impl Served {
         backend: &TestServer,
         transport: &str,
     ) -> Self {
+        Self::wasmtime_serving("gateway", wasmtime, grants, backend, transport)
+    }
+
+    /// `wasmtime serve` with `grants`, the wasi:http component `package` calling `backend`
+    /// (`GRPC_BACKEND`) over `transport` (`GRPC_TRANSPORT`).
+    fn wasmtime_serving(
+        package: &str,
+        wasmtime: &PathBuf,
+        grants: &[&str],
+        backend: &TestServer,
+        transport: &str,
+    ) -> Self {
         let addr = free_addr();
         let mut args = vec!["serve".to_owned()];
         args.extend(grants.iter().map(|g| g.to_string()));
@@ -267,7 +279,7 @@ impl Served {
             "--env".into(),
             format!("GRPC_TRANSPORT={transport}"),
         ]);
-        args.push(guest::build("gateway").unwrap().display().to_string());
+        args.push(guest::build(package).unwrap().display().to_string());
         Served::start(wasmtime, &args, &[], addr)
     }
 
@@ -290,15 +302,20 @@ impl Served {
         Served::start(jco, &args, &env, addr)
     }
 
-    /// POSTs `json` to `/echo` (HTTP/1.0, so the body ends with the connection); the status
-    /// line and the body.
+    /// POSTs `json` to `/echo`; the status line and the body.
     fn post_echo(&self, json: &str) -> (String, String) {
+        self.send("POST", "/echo", json)
+    }
+
+    /// Sends `method path` with the JSON `json` (HTTP/1.0, so the body ends with the
+    /// connection); the status line and the body.
+    fn send(&self, method: &str, path: &str, json: &str) -> (String, String) {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(self.addr).unwrap();
         stream.set_read_timeout(Some(RUN_LIMIT)).unwrap();
         write!(
             stream,
-            "POST /echo HTTP/1.0\r\nhost: {}\r\ncontent-type: application/json\r\n\
+            "{method} {path} HTTP/1.0\r\nhost: {}\r\ncontent-type: application/json\r\n\
              content-length: {}\r\n\r\n{json}",
             self.addr,
             json.len()
@@ -475,4 +492,40 @@ fn the_config_watch_example_runs_in_stock_wasmtime() {
         ran.stdout,
         "color=blue (version 1)\nchanged color=red (version 2)\nchanged color=green (version 3)\n"
     );
+}
+
+#[test]
+fn the_user_service_example_runs_in_stock_wasmtime_serve_over_sockets_and_grpc_web() {
+    let Some(wasmtime) = wasmtime() else { return };
+    let grants = ["-S", "cli", "-S", "inherit-network"];
+    for transport in ["sockets", "grpc-web"] {
+        let backend = user_server::start(
+            "127.0.0.1:0".parse().unwrap(),
+            &[("Ada", "ada@example.com")],
+        )
+        .unwrap();
+        let served =
+            Served::wasmtime_serving("user-service", &wasmtime, &grants, &backend, transport);
+        let (status, body) = served.send("GET", "/users/1", "");
+        assert!(status.ends_with(" 200 OK"), "{transport}: {status} {body}");
+        assert_eq!(
+            body, r#"{"id":"1","name":"Ada","email":"ada@example.com"}"#,
+            "{transport}"
+        );
+        let (status, body) = served.send("GET", "/users/9", "");
+        assert!(
+            status.ends_with(" 404 Not Found"),
+            "{transport}: {status} {body}"
+        );
+        assert!(body.contains(r#""resource":{"#), "{transport}: {body}");
+        let (status, body) = served.send("POST", "/users", r#"{"name":"","email":"x"}"#);
+        assert!(
+            status.ends_with(" 400 Bad Request"),
+            "{transport}: {status} {body}"
+        );
+        assert!(
+            body.contains(r#""invalid-params":["#),
+            "{transport}: {body}"
+        );
+    }
 }

@@ -10,3 +10,4 @@ mod ping_counter;
 pub mod route_guide_server;
 pub mod test_server;
 pub mod tls;
+pub mod user_server;
