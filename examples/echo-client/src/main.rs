@@ -177,16 +177,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 
 /// The transport named `name`.
 fn transport(name: &str) -> Result<Transport, String> {
-    Ok(match name {
-        "sockets" => Transport::Sockets,
-        "wasi-http" => Transport::WasiHttp,
-        "grpc-web" => Transport::GrpcWeb,
-        other => {
-            return Err(format!(
-                "--transport {other:?}: use sockets, wasi-http or grpc-web"
-            ));
-        }
-    })
+    name.parse()
+        .map_err(|status: Status| format!("--transport: {}", status.message()))
 }
 
 fn main() -> ExitCode {

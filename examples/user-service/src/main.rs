@@ -16,7 +16,8 @@
 //! A body that is not such JSON is a 400 problem, an unknown path a 404, another method a 405.
 //!
 //! Configuration, from the environment: `GRPC_BACKEND` (default `http://127.0.0.1:50051`) and
-//! `GRPC_TRANSPORT` (`wasi-http`, the default; `grpc-web`; `sockets`).
+//! `GRPC_TRANSPORT` (`wasi-http`, the default; `grpc-web`; `sockets`; another name makes every
+//! request a 400 naming the three).
 
 use grpc_wasi::rich_status::ErrorDetail;
 use grpc_wasi::{Channel, Status, Transport};
@@ -96,10 +97,9 @@ async fn main(mut request: Request<Body>) -> Result<Response<Body>, Error> {
 async fn client() -> Result<UserServiceClient, Status> {
     let backend =
         std::env::var("GRPC_BACKEND").unwrap_or_else(|_| "http://127.0.0.1:50051".to_owned());
-    let transport = match std::env::var("GRPC_TRANSPORT").as_deref() {
-        Ok("sockets") => Transport::Sockets,
-        Ok("grpc-web") => Transport::GrpcWeb,
-        _ => Transport::WasiHttp,
+    let transport = match std::env::var("GRPC_TRANSPORT") {
+        Ok(name) => name.parse()?,
+        Err(_) => Transport::WasiHttp,
     };
     let channel = Channel::from_shared(backend)?
         .transport(transport)

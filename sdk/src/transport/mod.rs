@@ -139,6 +139,37 @@ pub enum Transport {
     GrpcWeb,
 }
 
+impl Transport {
+    /// The transport's name, as [`Transport::from_str`](std::str::FromStr) reads it:
+    /// `sockets`, `wasi-http` or `grpc-web`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Sockets => "sockets",
+            Transport::WasiHttp => "wasi-http",
+            Transport::GrpcWeb => "grpc-web",
+        }
+    }
+}
+
+/// Reads a transport's [name](Transport::name) (`sockets`, `wasi-http`, `grpc-web`), as a
+/// command line or an environment variable gives it.
+///
+/// Errors: `InvalidArgument` naming the three, for any other name.
+impl std::str::FromStr for Transport {
+    type Err = Status;
+
+    fn from_str(name: &str) -> Result<Transport, Status> {
+        [Transport::Sockets, Transport::WasiHttp, Transport::GrpcWeb]
+            .into_iter()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "unknown transport {name:?}: use sockets, wasi-http or grpc-web"
+                ))
+            })
+    }
+}
+
 /// Where and how to connect: made by [`Endpoint::new`] (anything that converts: `&str`,
 /// `String`, [`Uri`]), [`Endpoint::from_static`], [`Endpoint::from_shared`] or their
 /// [`Channel`] twins; [`Endpoint::connect`] opens the [`Channel`], as tonic's `Endpoint`.
@@ -865,6 +896,19 @@ impl Channel {
 mod tests {
     use super::*;
     use crate::Code;
+
+    #[test]
+    fn transports_are_read_by_name() {
+        for transport in [Transport::Sockets, Transport::WasiHttp, Transport::GrpcWeb] {
+            assert_eq!(transport.name().parse::<Transport>().ok(), Some(transport));
+        }
+        let unknown = "http".parse::<Transport>().unwrap_err();
+        assert_eq!(unknown.code(), Code::InvalidArgument);
+        assert_eq!(
+            unknown.message(),
+            "unknown transport \"http\": use sockets, wasi-http or grpc-web"
+        );
+    }
 
     #[test]
     fn uris_are_checked() {

@@ -96,10 +96,9 @@ fn check(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
 }
 
 async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> {
-    let transport = match std::env::var("TRANSPORT").as_deref() {
-        Ok("wasi-http") => Transport::WasiHttp,
-        Ok("grpc-web") => Transport::GrpcWeb,
-        _ => Transport::Sockets,
+    let transport = match std::env::var("TRANSPORT") {
+        Ok(name) => name.parse()?,
+        Err(_) => Transport::Sockets,
     };
     let mut endpoint = Channel::from_shared(uri)?.transport(transport);
     if let Some(timeout) = env_ms("CONNECT_TIMEOUT_MS") {

@@ -455,12 +455,9 @@ fn parse_args() -> Result<Args, String> {
             "--ca_file" => ca_file = Some(value),
             "--server_host_override" => host_override = Some(value),
             "--transport" => {
-                transport = match value.as_str() {
-                    "sockets" => Transport::Sockets,
-                    "wasi-http" => Transport::WasiHttp,
-                    "grpc-web" => Transport::GrpcWeb,
-                    other => return Err(format!("unknown transport {other:?}")),
-                }
+                transport = value
+                    .parse()
+                    .map_err(|status: grpc_wasi::Status| status.message().to_owned())?
             }
             other => return Err(format!("unknown flag {other}")),
         }
