@@ -24,7 +24,7 @@ use wasip2::sockets::network::{
 };
 use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 
-use super::wasi_io::{Readiness, poll_read, poll_write_all, stream_error};
+use super::wasi_io::{ReadSize, Readiness, poll_read, poll_write_all, stream_error};
 use crate::runtime::random_unit;
 use crate::status::Status;
 
@@ -48,6 +48,8 @@ pub(crate) struct TcpIo {
     read_buf: Bytes,
     /// Bytes handed to h2 since a read last returned `Pending`.
     read_since_pending: usize,
+    /// How much the next host read asks for.
+    read_size: ReadSize,
     /// Bytes read from the host in all, shared with the keepalive.
     received: Rc<Cell<u64>>,
     /// Bytes written through `AsyncWrite` (TLS records), held until a flush.
@@ -201,6 +203,7 @@ async fn connect_addr(addr: SocketAddr) -> Result<TcpIo, Status> {
         write_ready: Readiness::default(),
         read_buf: Bytes::new(),
         read_since_pending: 0,
+        read_size: ReadSize::adaptive(),
         received: Rc::default(),
         out: BytesMut::new(),
         input,
@@ -263,7 +266,9 @@ impl AsyncRead for TcpIo {
         if this.read_buf.is_empty() {
             // Ask the host for up to READ_SIZE at once, whatever h2's buffer holds: fewer host
             // calls for large messages. End of stream (`None`) is a read of zero bytes.
-            let Poll::Ready(read) = poll_read(&this.input, &mut this.read_ready, cx) else {
+            let Poll::Ready(read) =
+                poll_read(&this.input, &mut this.read_ready, &mut this.read_size, cx)
+            else {
                 this.read_since_pending = 0;
                 return Poll::Pending;
             };

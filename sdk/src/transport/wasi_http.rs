@@ -26,7 +26,7 @@ use wstd::runtime::Task;
 
 use super::RequestBody;
 use super::bursts::Bursts;
-use super::wasi_io::{Readiness, poll_read, poll_write_all, stream_error};
+use super::wasi_io::{ReadSize, Readiness, poll_read, poll_write_all, stream_error};
 use crate::runtime::spawn_unless_ready;
 use crate::status::{Code, Status};
 
@@ -254,7 +254,7 @@ impl WasiHttpBody {
         else {
             return Poll::Ready(None);
         };
-        match ready!(poll_read(stream, readiness, cx)) {
+        match ready!(poll_read(stream, readiness, &mut ReadSize::fixed(), cx)) {
             Ok(Some(bytes)) => Poll::Ready(Some(Ok(Bytes::from(bytes)))),
             Ok(None) => {
                 if let BodyState::Reading {

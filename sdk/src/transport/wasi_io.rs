@@ -21,9 +21,59 @@ pub(crate) fn stream_error(e: StreamError) -> io::Error {
 
 /// The most bytes asked of the host in one read: 64 KiB (wasmtime hands out at most this
 /// much per read; fewer, larger reads mean fewer host calls for large messages).
-const READ_SIZE: u64 = 64 * 1024;
+const MAX_READ: u64 = 64 * 1024;
 
-/// Reads what is available, at most [`READ_SIZE`] bytes: `Some(bytes)` (never empty), or
+/// The fewest bytes an adaptive [`ReadSize`] asks for: 4 KiB, more than a small message's
+/// HTTP/2 frames.
+const MIN_READ: u64 = 4 * 1024;
+
+/// How many bytes the next read asks the host for.
+///
+/// wasmtime allocates and zeroes a buffer of the size asked for on every TCP read, also when
+/// the read finds nothing (the read that ends each burst of data): a 64 KiB read cost two
+/// 64 KiB zeroed allocations per bidirectional round trip. An adaptive size asks for about as
+/// much as the last read brought (at least [`MIN_READ`]), and four times more, up to
+/// [`MAX_READ`], after a read that filled what it asked for, so a large message still comes in
+/// 64 KiB reads after the first few.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadSize {
+    next: u64,
+    adaptive: bool,
+}
+
+impl ReadSize {
+    /// Starts at [`MIN_READ`] and follows what the reads bring (for TCP streams).
+    pub(crate) fn adaptive() -> Self {
+        ReadSize {
+            next: MIN_READ,
+            adaptive: true,
+        }
+    }
+
+    /// Always [`MAX_READ`] (for streams whose reads cost no more when asked for more, such as
+    /// wasi:http bodies, handed out from the chunks the host already has).
+    pub(crate) fn fixed() -> Self {
+        ReadSize {
+            next: MAX_READ,
+            adaptive: false,
+        }
+    }
+
+    /// Takes note that a read asked for `asked` bytes got `got`.
+    fn record(&mut self, asked: u64, got: u64) {
+        if !self.adaptive {
+            return;
+        }
+        self.next = if got >= asked {
+            asked.saturating_mul(4)
+        } else {
+            got.next_power_of_two()
+        }
+        .clamp(MIN_READ, MAX_READ);
+    }
+}
+
+/// Reads what is available, at most `size` bytes: `Some(bytes)` (never empty), or
 /// `None` at the end of the stream. `readiness` must watch `stream`. Errors: the stream's
 /// `last-operation-failed` (never `closed`, which is the end), left for the caller to map
 /// ([`stream_error`], or `wasi:http`'s `http-error-code`).
@@ -36,11 +86,17 @@ const READ_SIZE: u64 = 64 * 1024;
 pub(crate) fn poll_read(
     stream: &InputStream,
     readiness: &mut Readiness,
+    size: &mut ReadSize,
     cx: &mut Context<'_>,
 ) -> Poll<Result<Option<Vec<u8>>, StreamError>> {
     let mut waited = false;
     loop {
-        match stream.read(READ_SIZE) {
+        let asked = size.next;
+        let read = stream.read(asked);
+        if let Ok(bytes) = &read {
+            size.record(asked, bytes.len() as u64);
+        }
+        match read {
             Ok(bytes) if bytes.is_empty() => {
                 if waited {
                     cx.waker().wake_by_ref();
