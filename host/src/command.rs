@@ -1,4 +1,5 @@
 //! Runs `wasi:cli/command` components in wasmtime 48 with WASI 0.2 (`wasi:http` included),
+//! and WASI 0.3 commands (those exporting `wasi:cli/run@0.3.0`, with `wasi:http@0.3.0`),
 //! granting exactly the network access asked for.
 //!
 //! Permissions are the run's [`NetworkPolicy`] (the harness's `--allow`, `--allow-http`,
@@ -20,6 +21,14 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx};
 use crate::outgoing_http::{HttpVersion, OutgoingHttp2};
 use crate::policy::NetworkPolicy;
 use crate::state::{GuestState, add_to_linker};
+
+/// Whether `component` is a WASI 0.3 command: it exports `wasi:cli/run@0.3.x`.
+fn exports_p3_run(engine: &Engine, component: &Component) -> bool {
+    component
+        .component_type()
+        .exports(engine)
+        .any(|(name, _)| name.starts_with("wasi:cli/run@0.3."))
+}
 
 /// Most bytes of stdout or stderr kept from one run.
 const OUTPUT_CAPACITY: usize = 16 * 1024 * 1024;
@@ -85,6 +94,8 @@ impl Runner {
     pub fn trusting(ca_pems: &[Vec<u8>]) -> anyhow::Result<Runner> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        // WASI 0.3's async functions, streams and futures (the Component Model's async ABI).
+        config.wasm_component_model_async(true);
         if std::env::var_os("GRPC_WASI_PERFMAP").is_some() {
             config.profiler(ProfilingStrategy::PerfMap);
         }
@@ -179,8 +190,23 @@ impl Runner {
         let policy = Arc::new(options.network.clone());
         let host = self.guest_state(options, policy, &stdout, &stderr)?;
         let mut store = Store::new(&self.engine, host);
-        let command = Command::instantiate_async(&mut store, component, &self.linker).await?;
-        let exit_code = match command.wasi_cli_run().call_run(&mut store).await {
+        let ran = if exports_p3_run(&self.engine, component) {
+            let command = wasmtime_wasi::p3::bindings::Command::instantiate_async(
+                &mut store,
+                component,
+                &self.linker,
+            )
+            .await?;
+            // WASI 0.3's `run` is an async function: it runs inside the store's event loop.
+            store
+                .run_concurrent(async move |store| command.wasi_cli_run().call_run(store).await)
+                .await
+                .and_then(|ran| ran)
+        } else {
+            let command = Command::instantiate_async(&mut store, component, &self.linker).await?;
+            command.wasi_cli_run().call_run(&mut store).await
+        };
+        let exit_code = match ran {
             Ok(Ok(())) => 0,
             Ok(Err(())) => 1,
             Err(e) => match e.downcast_ref::<I32Exit>() {

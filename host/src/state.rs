@@ -103,7 +103,9 @@ impl<D: Send> WasiView for GuestState<D> {
 /// Links WASI 0.2 (async), the granted-names `wasi:sockets/ip-name-lookup` in place of
 /// wasmtime's, and `wasi:http/outgoing-handler` and `types` into `linker`: every import a
 /// grpc-wasi guest on any transport needs (WASI 0.2: `wasi:cli`, `wasi:io`, `wasi:clocks`,
-/// `wasi:random`, `wasi:filesystem`, `wasi:sockets` and `wasi:http` 0.2.x). The host functions
+/// `wasi:random`, `wasi:filesystem`, `wasi:sockets` and `wasi:http` 0.2.x), and of WASI 0.3
+/// `wasi:cli`, `wasi:clocks`, `wasi:random` and `wasi:http` 0.3.0 (wasmtime 48's experimental
+/// WASIp3: the engine needs `Config::wasm_component_model_async`). The host functions
 /// are async: instantiate with `instantiate_async` and call exports with their `_async` or
 /// `bindgen!(exports: { default: async })` forms, on a tokio runtime (wasmtime-wasi's sockets
 /// and [`OutgoingHttp2`] need one).
@@ -114,5 +116,12 @@ pub fn add_to_linker<D: Send + 'static>(linker: &mut Linker<GuestState<D>>) -> a
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     name_lookup::add_to_linker(linker, GuestState::name_lookup)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+    // WASI 0.3: what a `wasi:cli/run@0.3.0` command with `wasi:http@0.3.0` imports. Not
+    // `wasi:sockets@0.3.0`, whose name lookup would bypass the granted names, nor
+    // `wasi:filesystem@0.3.0`.
+    wasmtime_wasi::p3::cli::add_to_linker(linker)?;
+    wasmtime_wasi::p3::clocks::add_to_linker(linker)?;
+    wasmtime_wasi::p3::random::add_to_linker(linker)?;
+    wasmtime_wasi_http::p3::add_to_linker(linker)?;
     Ok(())
 }

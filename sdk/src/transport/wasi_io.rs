@@ -43,6 +43,7 @@ pub(crate) struct ReadSize {
 
 impl ReadSize {
     /// Starts at [`MIN_READ`] and follows what the reads bring (for TCP streams).
+    #[cfg(feature = "sockets")]
     pub(crate) fn adaptive() -> Self {
         ReadSize {
             next: MIN_READ,
@@ -52,6 +53,7 @@ impl ReadSize {
 
     /// Always [`MAX_READ`] (for streams whose reads cost no more when asked for more, such as
     /// wasi:http bodies, handed out from the chunks the host already has).
+    #[cfg(feature = "wasi-http")]
     pub(crate) fn fixed() -> Self {
         ReadSize {
             next: MAX_READ,

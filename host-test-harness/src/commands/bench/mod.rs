@@ -26,6 +26,7 @@ use measure::{CLIENTS, Row, cold_args, guest, guest_args, guest_only_row, percen
 mod chart;
 mod measure;
 mod native;
+mod p3;
 mod report;
 mod tls;
 
@@ -40,6 +41,7 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     let uri = server.uri();
     let runner = Runner::new()?;
     let component = runner.load(&bench_wasm)?;
+    let p3_component = runner.load(&guest::build("bench-guest-p3")?)?;
     let workloads = workloads(quick);
 
     // samples[label][client] = values over rounds
@@ -77,6 +79,18 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
                         .get(*key)
                         .with_context(|| format!("{} gave no {key}", CLIENTS[client]))?;
                     record(label, client, value, key.ends_with("_us"));
+                }
+            }
+            if p3::runs(workload) {
+                let args = p3::args(&uri, workload);
+                let (p3_figures, _) = guest(&runner, &p3_component, server.addr(), args)?;
+                for (key, label) in workload.figures {
+                    let value = *p3_figures
+                        .get(*key)
+                        .with_context(|| format!("bench-guest-p3 gave no {key}"))?;
+                    let label = p3::label(label);
+                    record(&label, 0, figures[0][*key], key.ends_with("_us"));
+                    record(&label, 2, value, key.ends_with("_us"));
                 }
             }
         }
