@@ -38,6 +38,12 @@ impl Readiness {
         Poll::Ready(())
     }
 
+    /// Whether a wait began and its pollable has not fired yet (as far as the reactor last
+    /// saw): an operation that would only find the resource not ready again can be skipped.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.wait.is_some()
+    }
+
     /// Waits for the pollable (made by `subscribe` the first time) to fire.
     pub(crate) async fn ready(&mut self, subscribe: impl Fn() -> Pollable) {
         std::future::poll_fn(|cx| self.poll_ready(cx, &subscribe)).await;

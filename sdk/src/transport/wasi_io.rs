@@ -92,6 +92,13 @@ pub(crate) fn poll_read(
     cx: &mut Context<'_>,
 ) -> Poll<Result<Option<Vec<u8>>, StreamError>> {
     let mut waited = false;
+    if readiness.is_waiting() {
+        // The last read found nothing and its wait is still on: a read now would very likely
+        // find nothing again (on TCP, a `recv` that fails with EAGAIN). A task polled again for
+        // another reason (h2's connection task, to write) asks the pollable instead.
+        ready!(readiness.poll_ready(cx, || stream.subscribe()));
+        waited = true;
+    }
     loop {
         let asked = size.next;
         let read = stream.read(asked);
