@@ -25,6 +25,11 @@ use wasip3::http::types::{ErrorCode, Fields, Method, Request, Response, Scheme, 
 use wasip3::wit_bindgen::{FutureReader, FutureWriter, StreamReader, StreamResult, StreamWriter};
 use wasip3::{wit_future, wit_stream};
 
+#[path = "../../guest/src/latencies.rs"]
+mod latencies;
+
+use latencies::latencies;
+
 /// Calls in flight at once in the `concurrent` workload.
 const CONCURRENCY: usize = 64;
 
@@ -258,18 +263,4 @@ async fn ping_pong(authority: &str, message: &Echo, count: usize) -> Result<Stri
     drop(replies);
     finish(response_trailers).await?;
     Ok(latencies(samples))
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or(0.0)
-}
-
-fn latencies(mut samples: Vec<f64>) -> String {
-    samples.sort_by(f64::total_cmp);
-    format!(
-        "p50_us={:.1} p99_us={:.1}",
-        percentile(&samples, 0.5),
-        percentile(&samples, 0.99)
-    )
 }

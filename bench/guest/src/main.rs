@@ -29,6 +29,10 @@ use futures::{SinkExt, StreamExt};
 use grpc_wasi::{Channel, Status, Transport};
 use wstd::time::Instant;
 
+mod latencies;
+
+use latencies::latencies;
+
 mod echo {
     #![allow(missing_docs)]
     grpc_wasi::include_proto!("grpc.examples.echo");
@@ -46,11 +50,6 @@ fn request(message: String) -> EchoRequest {
 
 fn micros(from: Instant) -> f64 {
     Instant::now().duration_since(from).as_micros() as f64
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or(0.0)
 }
 
 /// Times `count` calls of `call`, one after the other: `p50_us=… p99_us=…`. Errors: the first
@@ -79,15 +78,6 @@ fn three(message: EchoRequest, pause: Duration) -> impl futures::Stream<Item = E
             message
         }
     })
-}
-
-fn latencies(mut samples: Vec<f64>) -> String {
-    samples.sort_by(f64::total_cmp);
-    format!(
-        "p50_us={:.1} p99_us={:.1}",
-        percentile(&samples, 0.5),
-        percentile(&samples, 0.99)
-    )
 }
 
 /// Bytes of linear memory (memory 0).

@@ -39,14 +39,16 @@ fn speedup(row: &Row, ratio: f64) -> f64 {
     }
 }
 
-/// Draws the chart of `rows` (those with a native figure and both guests') to `path`;
+/// Draws the chart of `rows` (those with a native figure and a guest's: both guests', or
+/// one, such as the WASI 0.3 guest's rows in the wasi:http column) to `path`;
 /// `context` (machine, date) goes in the title. Errors: the file cannot be written.
 pub(crate) fn draw(rows: &[Row], context: &str, path: &std::path::Path) -> anyhow::Result<()> {
-    let bars: Vec<(&Row, [f64; 2])> = rows
+    let bars: Vec<(&Row, [Option<f64>; 2])> = rows
         .iter()
         .filter_map(|row| {
             let up = |client| Some(speedup(row, ratio(row, client)?));
-            Some((row, [up(1)?, up(2)?]))
+            let speeds = [up(1), up(2)];
+            speeds.iter().any(Option::is_some).then_some((row, speeds))
         })
         .collect();
     let height = TOP + ROW * bars.len() as i32 + 70;
@@ -58,12 +60,12 @@ pub(crate) fn draw(rows: &[Row], context: &str, path: &std::path::Path) -> anyho
 
 fn draw_on<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
-    bars: &[(&Row, [f64; 2])],
+    bars: &[(&Row, [Option<f64>; 2])],
     context: &str,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     // A log scale, so 2× better and 2× worse are as far from 1.0; wide enough for every bar.
-    let speeds = || bars.iter().flat_map(|(_, s)| *s);
+    let speeds = || bars.iter().flat_map(|(_, s)| s.iter().flatten().copied());
     let hi = speeds().fold(2.0_f64, f64::max) * 1.15;
     // Room left of the lowest bar for its value.
     let lo = speeds().fold(0.5_f64, f64::min) / 1.35;
@@ -163,6 +165,9 @@ fn draw_on<DB: DrawingBackend>(
             (LABELS, top + ROW / 2),
         )?;
         for (client, speed) in speeds.iter().enumerate() {
+            let Some(speed) = speed else {
+                continue;
+            };
             let y0 = top + 5 + client as i32 * (BAR + 2);
             let (from, to) = (x(1.0), x(*speed));
             root.draw(&Rectangle::new(
@@ -239,6 +244,12 @@ mod tests {
                 [Some(90.0), Some(99.0), Some(180.0)],
                 true,
             ),
+            // One guest's figure (the WASI 0.3 guest's, in the wasi:http column): one bar.
+            row(
+                "unary 1 KiB over wasi:http 0.3, p50 µs/call",
+                [Some(100.0), None, Some(350.0)],
+                true,
+            ),
             // A guest-only figure has no bar.
             row(
                 "echo-client.wasm, bytes",
@@ -254,6 +265,8 @@ mod tests {
             "unary 1 KiB, p50 µs/call",
             "64 concurrent unary, calls/s",
             "bidi ping-pong, p50 µs/round trip",
+            "unary 1 KiB over wasi:http 0.3, p50 µs/call",
+            "0.29×",
             "guest over sockets",
             "guest over wasi:http",
             "target",

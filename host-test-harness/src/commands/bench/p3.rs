@@ -22,6 +22,16 @@ pub(crate) fn label(label: &str) -> String {
     }
 }
 
+/// `bench-guest-p3`'s arguments for `workload` (`URI WORKLOAD COUNT SIZE`).
+pub(crate) fn args(uri: &str, workload: &Workload) -> Vec<String> {
+    vec![
+        uri.to_owned(),
+        workload.name.to_owned(),
+        workload.count.to_string(),
+        workload.size.to_string(),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::label;
@@ -34,14 +44,4 @@ mod tests {
         );
         assert_eq!(label("cold"), "cold over wasi:http 0.3");
     }
-}
-
-/// `bench-guest-p3`'s arguments for `workload` (`URI WORKLOAD COUNT SIZE`).
-pub(crate) fn args(uri: &str, workload: &Workload) -> Vec<String> {
-    vec![
-        uri.to_owned(),
-        workload.name.to_owned(),
-        workload.count.to_string(),
-        workload.size.to_string(),
-    ]
 }
