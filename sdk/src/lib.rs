@@ -129,6 +129,8 @@ pub mod task;
 pub mod time;
 pub mod timeout;
 pub mod transport;
+#[cfg(feature = "wasip3")]
+pub mod wasip3;
 
 /// Where tonic has `tonic::service::Interceptor`: the same trait as
 /// [`client::Interceptor`].

@@ -34,6 +34,10 @@ pub(crate) fn check_reactor() -> Result<(), Status> {
     if ENTERED.get() > 0 {
         return Ok(());
     }
+    #[cfg(feature = "wasip3")]
+    if crate::wasip3::active() {
+        return Ok(());
+    }
     #[cfg(feature = "sockets")]
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(Status::failed_precondition(

@@ -41,13 +41,21 @@ pub(crate) fn random_unit() -> f64 {
     bits as f64 / (1u64 << 53) as f64
 }
 
-/// Runs `future` in the background on the current reactor; dropping the returned task cancels
-/// it. Must be called inside [`block_on`].
-pub(crate) fn spawn<F>(future: F) -> wstd::runtime::Task<F::Output>
+/// A task [`spawn`] made: a future of its output; dropping it cancels the task.
+pub(crate) type Task<T> = async_task::Task<T>;
+
+/// Runs `future` in the background on the current reactor (WASI 0.3's inside
+/// [`crate::wasip3::run`]); dropping the returned task cancels it. Must be called inside
+/// [`block_on`] (or `run`).
+pub(crate) fn spawn<F>(future: F) -> Task<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
+    #[cfg(feature = "wasip3")]
+    if crate::wasip3::active() {
+        return crate::wasip3::spawn(future);
+    }
     wstd::runtime::spawn(future)
 }
 
@@ -57,7 +65,7 @@ where
 /// and leaves in the same write (with Nagle's algorithm on, a second small write waits for
 /// the server's delayed ACK, about 40 ms); and the reactor is spared a task run. The spawned
 /// task polls the future again first, so its wakers move to the task.
-pub(crate) async fn spawn_unless_ready<F>(future: F) -> Option<wstd::runtime::Task<()>>
+pub(crate) async fn spawn_unless_ready<F>(future: F) -> Option<Task<()>>
 where
     F: Future<Output = ()> + 'static,
 {

@@ -34,7 +34,7 @@ where
         }
     }
     JoinHandle {
-        task: Some(wstd::runtime::spawn(future)),
+        task: Some(crate::runtime::spawn(future)),
     }
 }
 
@@ -45,7 +45,7 @@ where
 #[must_use = "dropping a JoinHandle detaches the task; await it to get its output"]
 pub struct JoinHandle<T: 'static> {
     // `None` once aborted.
-    task: Option<wstd::runtime::Task<T>>,
+    task: Option<crate::runtime::Task<T>>,
 }
 
 impl<T: 'static> JoinHandle<T> {
@@ -81,9 +81,9 @@ trait Detached {
     fn is_finished(&self) -> bool;
 }
 
-impl<T: 'static> Detached for wstd::runtime::Task<T> {
+impl<T: 'static> Detached for crate::runtime::Task<T> {
     fn is_finished(&self) -> bool {
-        wstd::runtime::Task::is_finished(self)
+        crate::runtime::Task::is_finished(self)
     }
 }
 

@@ -55,15 +55,46 @@ pub struct Sleep {
     timer: Option<Timer>,
 }
 
-/// A registered `monotonic-clock` pollable for one instant.
-struct Timer {
-    at: u64,
-    readiness: Readiness,
+/// The wait for one instant: a registered `monotonic-clock` pollable, or inside
+/// [`crate::wasip3::run`] WASI 0.3's `wait-until` in progress.
+enum Timer {
+    Pollable {
+        at: u64,
+        readiness: Readiness,
+    },
+    #[cfg(feature = "wasip3")]
+    WaitUntil(Pin<Box<dyn Future<Output = ()>>>),
+}
+
+impl Timer {
+    /// The wait until `at` (nanoseconds on the monotonic clock).
+    fn new(at: u64) -> Timer {
+        #[cfg(feature = "wasip3")]
+        if crate::wasip3::active() {
+            return Timer::WaitUntil(crate::wasip3::wait_until(at));
+        }
+        Timer::Pollable {
+            at,
+            readiness: Readiness::default(),
+        }
+    }
+
+    /// Ready once the instant has passed.
+    fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self {
+            Timer::Pollable { at, readiness } => {
+                let at = *at;
+                readiness.poll_ready(cx, || monotonic_clock::subscribe_instant(at))
+            }
+            #[cfg(feature = "wasip3")]
+            Timer::WaitUntil(wait) => wait.as_mut().poll(cx),
+        }
+    }
 }
 
 impl std::fmt::Debug for Timer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Timer").field("at", &self.at).finish()
+        f.write_str("Timer")
     }
 }
 
@@ -109,14 +140,9 @@ impl Sleep {
             Some(timer) => timer,
             // A deadline already passed needs no pollable.
             None if monotonic_clock::now() >= at => return Poll::Ready(()),
-            None => self.timer.insert(Timer {
-                at,
-                readiness: Readiness::default(),
-            }),
+            None => self.timer.insert(Timer::new(at)),
         };
-        timer
-            .readiness
-            .poll_ready(cx, || monotonic_clock::subscribe_instant(at))
+        timer.poll_elapsed(cx)
     }
 }
 

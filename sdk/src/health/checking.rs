@@ -12,7 +12,7 @@ use crate::transport::balancer::{Changes, Health, ServerHealth};
 /// The checking of one server: the task running the watch, cancelled when this is dropped.
 struct Checking {
     health: Rc<Cell<Health>>,
-    _watch: wstd::runtime::Task<()>,
+    _watch: crate::runtime::Task<()>,
 }
 
 impl ServerHealth for Checking {

@@ -20,14 +20,13 @@ use bytes::Bytes;
 use h2::client::SendRequest;
 use h2::{Ping, PingPong, Reason, RecvStream, SendStream};
 use http::HeaderMap;
-use wstd::runtime::Task;
 
 use super::RequestBody;
 use super::bursts::Bursts;
 use super::coalesce::poll_connection;
 use super::keepalive::{self, KeepAlive};
 use super::stream::{ConnectionIo, FirstRead};
-use crate::runtime::{spawn, spawn_unless_ready};
+use crate::runtime::{Task, spawn, spawn_unless_ready};
 use crate::status::{Code, Status};
 
 /// Per-stream receive window: 8 MiB. The HTTP/2 default (64 KiB), and even 1 MiB, leave a

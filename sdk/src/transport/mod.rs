@@ -19,6 +19,8 @@ mod coalesce;
 mod frames;
 #[cfg(feature = "sockets")]
 mod h2;
+#[cfg(feature = "wasi-http")]
+mod http_errors;
 #[cfg(feature = "sockets")]
 mod keepalive;
 #[cfg(feature = "sockets")]
@@ -32,6 +34,8 @@ mod tcp;
 mod tls;
 #[cfg(feature = "wasi-http")]
 mod wasi_http;
+#[cfg(feature = "wasip3")]
+mod wasi_http_p3;
 mod wasi_io;
 
 use std::cell::Cell;
@@ -74,6 +78,12 @@ pub(crate) enum ResponseBody {
         body: wasi_http::WasiHttpBody,
         web: bool,
     },
+    /// WASI 0.3's `wasi:http` (inside [`crate::wasip3::run`]).
+    #[cfg(feature = "wasip3")]
+    WasiHttp3 {
+        body: wasi_http_p3::WasiHttpBody,
+        web: bool,
+    },
 }
 
 impl ResponseBody {
@@ -87,6 +97,8 @@ impl ResponseBody {
             ResponseBody::H2(body) => body.poll_data(cx),
             #[cfg(feature = "wasi-http")]
             ResponseBody::WasiHttp { body, .. } => body.poll_data(cx),
+            #[cfg(feature = "wasip3")]
+            ResponseBody::WasiHttp3 { body, .. } => body.poll_data(cx),
         }
     }
 
@@ -100,6 +112,8 @@ impl ResponseBody {
             ResponseBody::H2(body) => body.poll_trailers(cx),
             #[cfg(feature = "wasi-http")]
             ResponseBody::WasiHttp { body, .. } => body.poll_trailers(cx),
+            #[cfg(feature = "wasip3")]
+            ResponseBody::WasiHttp3 { body, .. } => body.poll_trailers(cx),
         }
     }
 
@@ -108,6 +122,8 @@ impl ResponseBody {
         match self {
             #[cfg(feature = "wasi-http")]
             ResponseBody::WasiHttp { web, .. } => *web,
+            #[cfg(feature = "wasip3")]
+            ResponseBody::WasiHttp3 { web, .. } => *web,
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -456,6 +472,14 @@ impl Endpoint {
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let authority = Authority::try_from(format!("{host}:{port}").as_str())
             .map_err(|e| Status::invalid_argument(format!("invalid authority: {e}")))?;
+        #[cfg(all(feature = "sockets", feature = "wasip3"))]
+        if self.transport == Transport::Sockets && crate::wasip3::active() {
+            return Err(Status::unimplemented(format!(
+                "{uri}: Transport::Sockets waits on WASI 0.2 pollables, which cannot be waited \
+                 for inside grpc_wasi::wasip3::run: use Transport::WasiHttp or \
+                 Transport::GrpcWeb there"
+            )));
+        }
         let connection = match self.transport {
             #[cfg(feature = "sockets")]
             Transport::Sockets => {
@@ -881,14 +905,30 @@ impl Channel {
                     headers.insert("content-type", HeaderValue::from_static("application/grpc"));
                     headers.insert("te", HeaderValue::from_static("trailers"));
                 }
+                #[cfg(feature = "wasip3")]
+                if crate::wasip3::active() {
+                    let (parts, body) =
+                        wasi_http_p3::call(*https, authority, path, &headers, body, timeout)
+                            .await?;
+                    refused_over_http1(*web, &parts)?;
+                    return Ok((parts, ResponseBody::WasiHttp3 { body, web: *web }));
+                }
                 let (parts, body) =
                     wasi_http::call(*https, authority, path, &headers, body, timeout).await?;
-                if !*web && let Some(status) = wasi_http::status_for_http1_refusal(parts.status) {
-                    return Err(status);
-                }
+                refused_over_http1(*web, &parts)?;
                 Ok((parts, ResponseBody::WasiHttp { body, web: *web }))
             }
         }
+    }
+}
+
+/// A gRPC (not gRPC-Web) response whose HTTP status says the server refused gRPC over
+/// HTTP/1.1 (see [`http_errors::status_for_http1_refusal`]) fails with that status.
+#[cfg(feature = "wasi-http")]
+fn refused_over_http1(web: bool, parts: &http::response::Parts) -> Result<(), Status> {
+    match http_errors::status_for_http1_refusal(parts.status) {
+        Some(status) if !web => Err(status),
+        _ => Ok(()),
     }
 }
 

@@ -81,17 +81,16 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
                     record(label, client, value, key.ends_with("_us"));
                 }
             }
-            if p3::runs(workload) {
-                let args = p3::args(&uri, workload);
-                let (p3_figures, _) = guest(&runner, &p3_component, server.addr(), args)?;
-                for (key, label) in workload.figures {
-                    let value = *p3_figures
-                        .get(*key)
-                        .with_context(|| format!("bench-guest-p3 gave no {key}"))?;
-                    let label = p3::label(label);
-                    record(&label, 0, figures[0][*key], key.ends_with("_us"));
-                    record(&label, 2, value, key.ends_with("_us"));
-                }
+            // The same workload on WASI 0.3 (bench-guest-p3), in rows of its own.
+            let args = guest_args(&uri, "wasi-http", workload);
+            let (p3_figures, _) = guest(&runner, &p3_component, server.addr(), args)?;
+            for (key, label) in workload.figures {
+                let value = *p3_figures
+                    .get(*key)
+                    .with_context(|| format!("bench-guest-p3 gave no {key}"))?;
+                let label = p3::label(label);
+                record(&label, 0, figures[0][*key], key.ends_with("_us"));
+                record(&label, 2, value, key.ends_with("_us"));
             }
         }
         // Cold start: instantiate (component already compiled) + connect + first call.

@@ -1,17 +1,7 @@
-//! The WASI 0.3 rows of `bench`: `bench-guest-p3` (gRPC over `wasi:http@0.3.0`, a WASI 0.3
-//! command) runs the workloads it knows, each figure in a row of its own ("… over wasi:http
-//! 0.3, …") with the native client's figure beside it, in the wasi:http column, so it
-//! reads against the WASI 0.2 wasi:http row above it.
-
-use super::measure::Workload;
-
-/// The workloads `bench-guest-p3` runs.
-const WORKLOADS: [&str; 3] = ["unary", "concurrent", "ping-pong"];
-
-/// Whether `bench-guest-p3` runs `workload`.
-pub(crate) fn runs(workload: &Workload) -> bool {
-    WORKLOADS.contains(&workload.name)
-}
+//! The WASI 0.3 rows of `bench`: `bench-guest-p3` (`bench-guest`'s workloads in a WASI 0.3
+//! command, on grpc-wasi's `wasip3` transport over `wasi:http@0.3.0`) runs every workload, each
+//! figure in a row of its own ("… over wasi:http 0.3, …") with the native client's figure
+//! beside it, in the wasi:http column, so it reads against the WASI 0.2 wasi:http row above it.
 
 /// The row label of the WASI 0.3 guest's figure for `label` ("unary 1 KiB, p50 µs/call" gives
 /// "unary 1 KiB over wasi:http 0.3, p50 µs/call").
@@ -20,16 +10,6 @@ pub(crate) fn label(label: &str) -> String {
         Some((what, unit)) => format!("{what} over wasi:http 0.3, {unit}"),
         None => format!("{label} over wasi:http 0.3"),
     }
-}
-
-/// `bench-guest-p3`'s arguments for `workload` (`URI WORKLOAD COUNT SIZE`).
-pub(crate) fn args(uri: &str, workload: &Workload) -> Vec<String> {
-    vec![
-        uri.to_owned(),
-        workload.name.to_owned(),
-        workload.count.to_string(),
-        workload.size.to_string(),
-    ]
 }
 
 #[cfg(test)]

@@ -1,0 +1,280 @@
+//! gRPC and gRPC-Web over `wasi:http/client@0.3.0` (WASI 0.3, feature `wasip3`), driven
+//! through the `wasip3` bindings: the same calls as the WASI 0.2 `wasi_http` module, with the
+//! Component Model's own async in place of `wasi:io`.
+//!
+//! A request is `wasi:http/types.request` with its body as a `stream<u8>` the guest writes and
+//! its trailers as a `future` (none: gRPC requests have no trailers); `client.send` resolves
+//! with the response head while the body is still being written, so bidirectional streaming is
+//! full duplex wherever the host's HTTP connection is (HTTP/2). The response body is read from
+//! its `stream<u8>`, and the trailers (gRPC) or the body's trailer frame (gRPC-Web) give the
+//! status. Errors come as `wasi:http` 0.3 `error-code`s: from `send`, and for the body from
+//! the trailers' future.
+
+use std::cell::RefCell;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::uri::{Authority, PathAndQuery};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use wasip3::http::types::{ErrorCode, Fields, Method, Request, RequestOptions, Response, Scheme};
+use wasip3::wit_bindgen::{FutureReader, FutureWriter, StreamReader, StreamResult, StreamWriter};
+use wasip3::{wit_future, wit_stream};
+
+use super::RequestBody;
+use super::bursts::Bursts;
+use crate::runtime::{Task, spawn_unless_ready};
+use crate::status::Status;
+
+/// A body's trailers, as `wasi:http@0.3.0` hands them over.
+type Trailers = Result<Option<Fields>, ErrorCode>;
+
+/// Bytes asked of the response body stream per read: 64 KiB.
+const READ_SIZE: usize = 64 * 1024;
+
+/// Ready messages are gathered into stream writes of about 256 KiB, as over WASI 0.2.
+const BURST_SIZE: usize = 256 * 1024;
+
+/// Sends one call through `wasi:http/client.send` to `authority` (`host:port`; over TLS, made
+/// by the host, when `https`) and waits for the response head.
+///
+/// Errors: the `wasi:http` error code as a [`Status`] (see `status_from_http_error`), or the
+/// request body stream's own error if producing the request failed first.
+pub(crate) async fn call(
+    https: bool,
+    authority: &Authority,
+    path: &PathAndQuery,
+    headers: &HeaderMap,
+    body: RequestBody,
+    timeout: Option<Duration>,
+) -> Result<(http::response::Parts, WasiHttpBody), Status> {
+    let entries: Vec<(String, Vec<u8>)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+        .collect();
+    let fields = Fields::from_list(&entries)
+        .map_err(|e| Status::internal(format!("the host refused the request headers: {e:?}")))?;
+    // The deadline also bounds the host's wait for the response head.
+    let options = timeout.map(|timeout| {
+        let options = RequestOptions::new();
+        let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+        // A host that does not support a timeout refuses it; the local deadline still holds.
+        let _ = options.set_first_byte_timeout(Some(nanos));
+        options
+    });
+    let (body_writer, contents) = wit_stream::new::<u8>();
+    let (trailers_writer, trailers) = wit_future::new::<Trailers>(|| Ok(None));
+    let (request, _transmitted) = Request::new(fields, Some(contents), trailers, options);
+    let scheme = if https { Scheme::Https } else { Scheme::Http };
+    let invalid = |what: &str| Status::internal(format!("the host refused the request {what}"));
+    request
+        .set_method(&Method::Post)
+        .map_err(|()| invalid("method"))?;
+    request
+        .set_scheme(Some(&scheme))
+        .map_err(|()| invalid("scheme"))?;
+    request
+        .set_authority(Some(authority.as_str()))
+        .map_err(|()| invalid("authority"))?;
+    request
+        .set_path_with_query(Some(path.as_str()))
+        .map_err(|()| invalid("path"))?;
+
+    let send_error = Rc::new(RefCell::new(None));
+    // The host reads the body once the request is on its way, so the body is written by a
+    // task of its own unless the first poll already wrote it all.
+    let sender = spawn_unless_ready(send_body(
+        body_writer,
+        trailers_writer,
+        body,
+        send_error.clone(),
+    ))
+    .await;
+    let response = match wasip3::http::client::send(request).await {
+        Ok(response) => response,
+        Err(code) => {
+            return Err(send_error
+                .take()
+                .unwrap_or_else(|| status_from_head_error(code, authority.as_str())));
+        }
+    };
+    let status = http::StatusCode::from_u16(response.get_status_code()).map_err(|_| {
+        Status::internal(format!(
+            "invalid HTTP status {}",
+            response.get_status_code()
+        ))
+    })?;
+    let mut parts = http::Response::new(()).into_parts().0;
+    parts.status = status;
+    parts.headers = header_map(response.get_headers());
+    // The guest's side of reading the response: nothing to report, so the writer is dropped
+    // and the host sees the default, `ok`.
+    let (_, read) = wit_future::new::<Result<(), ErrorCode>>(|| Ok(()));
+    let (stream, trailers) = Response::consume_body(response, read);
+    let body = WasiHttpBody {
+        state: BodyState::Reading(Some(stream), None),
+        trailers: Some(trailers),
+        _sender: sender,
+        send_error,
+        authority: authority.clone(),
+    };
+    Ok((parts, body))
+}
+
+/// The headers of `fields` (entries that are not valid HTTP are skipped).
+fn header_map(fields: Fields) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in fields.copy_all() {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(value.as_slice()),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
+/// Writes the request body, then ends it (no trailers). A body whose message stream failed
+/// ends with an `internal-error` in its trailers' place, which aborts the request.
+async fn send_body(
+    mut writer: StreamWriter<u8>,
+    trailers: FutureWriter<Trailers>,
+    request: RequestBody,
+    error: Rc<RefCell<Option<Status>>>,
+) {
+    let sent = match request {
+        RequestBody::Once(bytes) => write(&mut writer, bytes).await,
+        RequestBody::Stream(messages) => {
+            let mut bursts = Bursts::new(messages, BURST_SIZE);
+            loop {
+                match bursts.next().await {
+                    Some(Ok(burst)) => {
+                        if write(&mut writer, burst.bytes).await.is_err() {
+                            break Err(());
+                        }
+                    }
+                    Some(Err(status)) => {
+                        *error.borrow_mut() = Some(status);
+                        break Err(());
+                    }
+                    None => break Ok(()),
+                }
+            }
+        }
+    };
+    drop(writer);
+    let end = match sent {
+        Ok(()) => Ok(None),
+        Err(()) => Err(ErrorCode::InternalError(Some(
+            "the request's message stream failed".into(),
+        ))),
+    };
+    // The host may have stopped reading (the call ended): nothing more to do then.
+    let _ = trailers.write(end).await;
+}
+
+/// Writes all of `bytes` to the request body. Errors: the host stopped reading.
+async fn write(writer: &mut StreamWriter<u8>, bytes: Bytes) -> Result<(), ()> {
+    let rest = writer.write_all(bytes.to_vec()).await;
+    if rest.is_empty() { Ok(()) } else { Err(()) }
+}
+
+/// A read of the response body in progress: it owns the reader and gives it back.
+type Read = Pin<Box<dyn Future<Output = (StreamReader<u8>, StreamResult, Vec<u8>)>>>;
+
+/// The response body of a `wasi:http` 0.3 call.
+pub(crate) struct WasiHttpBody {
+    state: BodyState,
+    trailers: Option<FutureReader<Trailers>>,
+    /// The request body sender, if the body was not all sent at once; dropping it (with this
+    /// body) cancels it.
+    _sender: Option<Task<()>>,
+    send_error: Rc<RefCell<Option<Status>>>,
+    /// The server's `host:port`, for error messages.
+    authority: Authority,
+}
+
+enum BodyState {
+    /// The body's reader, or the read in progress that holds it.
+    Reading(Option<StreamReader<u8>>, Option<Read>),
+    /// The body ended: waiting for the trailers.
+    Trailers(Pin<Box<dyn Future<Output = Trailers>>>),
+    Done,
+}
+
+impl WasiHttpBody {
+    fn error(&self, status: Status) -> Status {
+        self.send_error.take().unwrap_or(status)
+    }
+
+    /// The next chunk of the body, `None` at its end.
+    pub(crate) fn poll_data(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Status>>> {
+        loop {
+            let BodyState::Reading(reader, read) = &mut self.state else {
+                return Poll::Ready(None);
+            };
+            let read = match read {
+                Some(read) => read,
+                None => {
+                    let Some(mut reader) = reader.take() else {
+                        return Poll::Ready(None);
+                    };
+                    read.insert(Box::pin(async move {
+                        let (result, chunk) = reader.read(Vec::with_capacity(READ_SIZE)).await;
+                        (reader, result, chunk)
+                    }))
+                }
+            };
+            let (reader_back, result, chunk) = ready!(read.as_mut().poll(cx));
+            match result {
+                StreamResult::Complete(_) if chunk.is_empty() => {
+                    self.state = BodyState::Reading(Some(reader_back), None);
+                }
+                StreamResult::Complete(_) => {
+                    self.state = BodyState::Reading(Some(reader_back), None);
+                    return Poll::Ready(Some(Ok(Bytes::from(chunk))));
+                }
+                // The host dropped its end: the body is over, the trailers say how.
+                StreamResult::Dropped | StreamResult::Cancelled => {
+                    drop(reader_back);
+                    let trailers = self.trailers.take().map(IntoFuture::into_future);
+                    self.state = match trailers {
+                        Some(trailers) => BodyState::Trailers(Box::pin(trailers)),
+                        None => BodyState::Done,
+                    };
+                    return if chunk.is_empty() {
+                        Poll::Ready(None)
+                    } else {
+                        Poll::Ready(Some(Ok(Bytes::from(chunk))))
+                    };
+                }
+            }
+        }
+    }
+
+    /// The trailers, once the body has ended; `None` if there were none.
+    pub(crate) fn poll_trailers(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<HeaderMap>, Status>> {
+        let BodyState::Trailers(trailers) = &mut self.state else {
+            return Poll::Ready(Ok(None));
+        };
+        let result = ready!(trailers.as_mut().poll(cx));
+        self.state = BodyState::Done;
+        Poll::Ready(match result {
+            Ok(trailers) => Ok(trailers.map(header_map)),
+            Err(code) => Err(self.error(status_from_http_error(code, self.authority.as_str()))),
+        })
+    }
+}
+
+// The error codes' statuses: one mapping for WASI 0.2's and 0.3's `error-code`.
+super::http_errors::error_code_statuses!(ErrorCode);
