@@ -19,8 +19,6 @@ mod coalesce;
 mod frames;
 #[cfg(feature = "sockets")]
 mod h2;
-#[cfg(feature = "wasi-http")]
-mod http_errors;
 #[cfg(feature = "sockets")]
 mod keepalive;
 #[cfg(feature = "sockets")]
@@ -36,6 +34,8 @@ mod tls;
 mod wasi_http;
 #[cfg(feature = "wasip3")]
 mod wasi_http_p3;
+#[cfg(feature = "wasi-http")]
+mod wasi_http_shared;
 mod wasi_io;
 
 use std::cell::Cell;
@@ -923,10 +923,10 @@ impl Channel {
 }
 
 /// A gRPC (not gRPC-Web) response whose HTTP status says the server refused gRPC over
-/// HTTP/1.1 (see [`http_errors::status_for_http1_refusal`]) fails with that status.
+/// HTTP/1.1 (see [`wasi_http_shared::status_for_http1_refusal`]) fails with that status.
 #[cfg(feature = "wasi-http")]
 fn refused_over_http1(web: bool, parts: &http::response::Parts) -> Result<(), Status> {
-    match http_errors::status_for_http1_refusal(parts.status) {
+    match wasi_http_shared::status_for_http1_refusal(parts.status) {
         Some(status) if !web => Err(status),
         _ => Ok(()),
     }

@@ -14,8 +14,8 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::HeaderMap;
 use http::uri::{Authority, PathAndQuery};
-use http::{HeaderMap, HeaderName, HeaderValue};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
     ErrorCode, Fields, FutureTrailers, IncomingBody, IncomingResponse, Method, OutgoingBody,
@@ -25,6 +25,7 @@ use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use super::RequestBody;
 use super::bursts::Bursts;
+use super::wasi_http_shared::{field_entries, header_map, nanos, response_parts, set_request_head};
 use super::wasi_io::{ReadSize, Readiness, poll_read, poll_write_all, stream_error};
 use crate::runtime::{Task, spawn_unless_ready};
 use crate::status::Status;
@@ -42,34 +43,18 @@ pub(crate) async fn call(
     body: RequestBody,
     timeout: Option<Duration>,
 ) -> Result<(http::response::Parts, WasiHttpBody), Status> {
-    let entries: Vec<(String, Vec<u8>)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
-        .collect();
-    let fields = Fields::from_list(&entries)
+    let fields = Fields::from_list(&field_entries(headers))
         .map_err(|e| Status::internal(format!("the host refused the request headers: {e:?}")))?;
     let request = OutgoingRequest::new(fields);
-    let scheme = if https { Scheme::Https } else { Scheme::Http };
-    let invalid = |what: &str| Status::internal(format!("the host refused the request {what}"));
-    request
-        .set_method(&Method::Post)
-        .map_err(|()| invalid("method"))?;
-    request
-        .set_scheme(Some(&scheme))
-        .map_err(|()| invalid("scheme"))?;
-    request
-        .set_authority(Some(authority.as_str()))
-        .map_err(|()| invalid("authority"))?;
-    request
-        .set_path_with_query(Some(path.as_str()))
-        .map_err(|()| invalid("path"))?;
-    let outgoing_body = request.body().map_err(|()| invalid("body"))?;
+    set_request_head!(request, https, authority, path);
+    let outgoing_body = request
+        .body()
+        .map_err(|()| Status::internal("the host refused the request body"))?;
     // The deadline also bounds the host's wait for the response head.
     let options = timeout.map(|timeout| {
         let options = RequestOptions::new();
-        let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
         // A host that does not support a timeout refuses it; the local deadline still holds.
-        let _ = options.set_first_byte_timeout(Some(nanos));
+        let _ = options.set_first_byte_timeout(Some(nanos(timeout)));
         options
     });
     let response = outgoing_handler::handle(request, options)
@@ -99,12 +84,7 @@ pub(crate) async fn call(
         }
         Err(()) => return Err(Status::internal("wasi:http response already taken")),
     };
-    let status = http::StatusCode::from_u16(response.status())
-        .map_err(|_| Status::internal(format!("invalid HTTP status {}", response.status())))?;
-    let headers = header_map(response.headers());
-    let mut parts = http::Response::new(()).into_parts().0;
-    parts.status = status;
-    parts.headers = headers;
+    let parts = response_parts(response.status(), response.headers().entries())?;
     let incoming = response
         .consume()
         .map_err(|()| Status::internal("wasi:http response body already taken"))?;
@@ -123,20 +103,6 @@ pub(crate) async fn call(
         authority: authority.clone(),
     };
     Ok((parts, body))
-}
-
-/// The headers of `fields` (entries that are not valid HTTP are skipped).
-fn header_map(fields: Fields) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in fields.entries() {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_bytes(&value),
-        ) {
-            map.append(name, value);
-        }
-    }
-    map
 }
 
 /// Ready messages are gathered into host writes of about 256 KiB: each write is a chunk the
@@ -313,7 +279,7 @@ impl WasiHttpBody {
         };
         self.state = BodyState::Done;
         Poll::Ready(match result {
-            Ok(Ok(trailers)) => Ok(trailers.map(header_map)),
+            Ok(Ok(trailers)) => Ok(trailers.map(|t| header_map(t.entries()))),
             Ok(Err(code)) => Err(self.error(status_from_http_error(code, self.authority.as_str()))),
             Err(()) => Err(Status::internal("wasi:http trailers already taken")),
         })
@@ -321,4 +287,4 @@ impl WasiHttpBody {
 }
 
 // The error codes' statuses: one mapping for WASI 0.2's and 0.3's `error-code`.
-super::http_errors::error_code_statuses!(ErrorCode);
+super::wasi_http_shared::error_code_statuses!(ErrorCode);

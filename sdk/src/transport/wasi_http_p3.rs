@@ -18,14 +18,15 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::HeaderMap;
 use http::uri::{Authority, PathAndQuery};
-use http::{HeaderMap, HeaderName, HeaderValue};
 use wasip3::http::types::{ErrorCode, Fields, Method, Request, RequestOptions, Response, Scheme};
 use wasip3::wit_bindgen::{FutureReader, FutureWriter, StreamReader, StreamResult, StreamWriter};
 use wasip3::{wit_future, wit_stream};
 
 use super::RequestBody;
 use super::bursts::Bursts;
+use super::wasi_http_shared::{field_entries, header_map, nanos, response_parts, set_request_head};
 use crate::runtime::{Task, spawn_unless_ready};
 use crate::status::Status;
 
@@ -51,37 +52,19 @@ pub(crate) async fn call(
     body: RequestBody,
     timeout: Option<Duration>,
 ) -> Result<(http::response::Parts, WasiHttpBody), Status> {
-    let entries: Vec<(String, Vec<u8>)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
-        .collect();
-    let fields = Fields::from_list(&entries)
+    let fields = Fields::from_list(&field_entries(headers))
         .map_err(|e| Status::internal(format!("the host refused the request headers: {e:?}")))?;
     // The deadline also bounds the host's wait for the response head.
     let options = timeout.map(|timeout| {
         let options = RequestOptions::new();
-        let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
         // A host that does not support a timeout refuses it; the local deadline still holds.
-        let _ = options.set_first_byte_timeout(Some(nanos));
+        let _ = options.set_first_byte_timeout(Some(nanos(timeout)));
         options
     });
     let (body_writer, contents) = wit_stream::new::<u8>();
     let (trailers_writer, trailers) = wit_future::new::<Trailers>(|| Ok(None));
     let (request, _transmitted) = Request::new(fields, Some(contents), trailers, options);
-    let scheme = if https { Scheme::Https } else { Scheme::Http };
-    let invalid = |what: &str| Status::internal(format!("the host refused the request {what}"));
-    request
-        .set_method(&Method::Post)
-        .map_err(|()| invalid("method"))?;
-    request
-        .set_scheme(Some(&scheme))
-        .map_err(|()| invalid("scheme"))?;
-    request
-        .set_authority(Some(authority.as_str()))
-        .map_err(|()| invalid("authority"))?;
-    request
-        .set_path_with_query(Some(path.as_str()))
-        .map_err(|()| invalid("path"))?;
+    set_request_head!(request, https, authority, path);
 
     let send_error = Rc::new(RefCell::new(None));
     // The host reads the body once the request is on its way, so the body is written by a
@@ -101,15 +84,10 @@ pub(crate) async fn call(
                 .unwrap_or_else(|| status_from_head_error(code, authority.as_str())));
         }
     };
-    let status = http::StatusCode::from_u16(response.get_status_code()).map_err(|_| {
-        Status::internal(format!(
-            "invalid HTTP status {}",
-            response.get_status_code()
-        ))
-    })?;
-    let mut parts = http::Response::new(()).into_parts().0;
-    parts.status = status;
-    parts.headers = header_map(response.get_headers());
+    let parts = response_parts(
+        response.get_status_code(),
+        response.get_headers().copy_all(),
+    )?;
     // The guest's side of reading the response: nothing to report, so the writer is dropped
     // and the host sees the default, `ok`.
     let (_, read) = wit_future::new::<Result<(), ErrorCode>>(|| Ok(()));
@@ -122,20 +100,6 @@ pub(crate) async fn call(
         authority: authority.clone(),
     };
     Ok((parts, body))
-}
-
-/// The headers of `fields` (entries that are not valid HTTP are skipped).
-fn header_map(fields: Fields) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in fields.copy_all() {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_bytes(value.as_slice()),
-        ) {
-            map.append(name, value);
-        }
-    }
-    map
 }
 
 /// Writes the request body, then ends it (no trailers). A body whose message stream failed
@@ -270,11 +234,11 @@ impl WasiHttpBody {
         let result = ready!(trailers.as_mut().poll(cx));
         self.state = BodyState::Done;
         Poll::Ready(match result {
-            Ok(trailers) => Ok(trailers.map(header_map)),
+            Ok(trailers) => Ok(trailers.map(|t| header_map(t.copy_all()))),
             Err(code) => Err(self.error(status_from_http_error(code, self.authority.as_str()))),
         })
     }
 }
 
 // The error codes' statuses: one mapping for WASI 0.2's and 0.3's `error-code`.
-super::http_errors::error_code_statuses!(ErrorCode);
+super::wasi_http_shared::error_code_statuses!(ErrorCode);

@@ -1,7 +1,82 @@
-//! What `wasi:http` errors become: the [`Status`] of an `error-code` (WASI 0.2's and 0.3's), of
-//! an HTTP/2 error code a host's text names, and of a server's refusal of gRPC over HTTP/1.1.
+//! What the two `wasi:http` transports (WASI 0.2's `wasi_http`, WASI 0.3's `wasi_http_p3`)
+//! share: the request head's fields and timeout, the response head, and what errors become (the
+//! [`Status`] of an `error-code`, of an HTTP/2 error code a host's text names, and of a server's
+//! refusal of gRPC over HTTP/1.1).
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::status::Status;
+
+/// `headers` as `wasi:http` `fields` entries (name, value).
+pub(crate) fn field_entries(headers: &HeaderMap) -> Vec<(String, Vec<u8>)> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+/// `timeout` in the nanoseconds of `wasi:http` `request-options` (saturating).
+pub(crate) fn nanos(timeout: Duration) -> u64 {
+    u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The response head of HTTP status `status` and `fields` entries (those that are not valid
+/// HTTP are skipped). Errors: `Internal` for a status that is not an HTTP status.
+pub(crate) fn response_parts(
+    status: u16,
+    fields: Vec<(String, Vec<u8>)>,
+) -> Result<http::response::Parts, Status> {
+    let status = http::StatusCode::from_u16(status)
+        .map_err(|_| Status::internal(format!("invalid HTTP status {status}")))?;
+    let mut parts = http::Response::new(()).into_parts().0;
+    parts.status = status;
+    parts.headers = header_map(fields);
+    Ok(parts)
+}
+
+/// The headers of `fields` entries (those that are not valid HTTP are skipped).
+pub(crate) fn header_map(fields: Vec<(String, Vec<u8>)>) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in fields {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(&value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
+/// Sets a `wasi:http` request's head for a gRPC call: `POST`, the scheme (`https` when
+/// `$https`), the authority and the path. Both WASI versions' request resources have these
+/// setters (`Method` and `Scheme` are the caller's bindings' types). Returns from the caller
+/// with `Internal` if the host refuses one.
+macro_rules! set_request_head {
+    ($request:expr, $https:expr, $authority:expr, $path:expr) => {{
+        let request = &$request;
+        let scheme = if $https { Scheme::Https } else { Scheme::Http };
+        let invalid = |what: &str| {
+            $crate::status::Status::internal(format!("the host refused the request {what}"))
+        };
+        request
+            .set_method(&Method::Post)
+            .map_err(|()| invalid("method"))?;
+        request
+            .set_scheme(Some(&scheme))
+            .map_err(|()| invalid("scheme"))?;
+        request
+            .set_authority(Some($authority.as_str()))
+            .map_err(|()| invalid("authority"))?;
+        request
+            .set_path_with_query(Some($path.as_str()))
+            .map_err(|()| invalid("path"))?;
+    }};
+}
+
+pub(crate) use set_request_head;
 
 /// An HTTP/2 error code the server sent, as a host's `internal-error` text names it.
 #[derive(Debug, PartialEq)]
@@ -68,7 +143,7 @@ macro_rules! error_code_statuses {
             if matches!(code, $E::HttpProtocolError) {
                 return $crate::status::Status::internal(format!(
                     "HTTP request to {authority} failed: {code:?} {}",
-                    $crate::transport::http_errors::HTTP1_ONLY_HINT
+                    $crate::transport::wasi_http_shared::HTTP1_ONLY_HINT
                 ))
                 .with_source(code);
             }
@@ -114,11 +189,11 @@ macro_rules! error_code_statuses {
                     $crate::status::Status::unavailable(format!("HTTP request to {authority} failed: {code:?}"))
                 }
                 E::InternalError(Some(text))
-                    if let Some(error) = $crate::transport::http_errors::http2_error_in(text) =>
+                    if let Some(error) = $crate::transport::wasi_http_shared::http2_error_in(text) =>
                 {
                     let code = match error {
-                        $crate::transport::http_errors::Http2Error::GoAway(n) => $crate::status::Code::from_http2_frame(n, true),
-                        $crate::transport::http_errors::Http2Error::Reset(n) => $crate::status::Code::from_http2_frame(n, false),
+                        $crate::transport::wasi_http_shared::Http2Error::GoAway(n) => $crate::status::Code::from_http2_frame(n, true),
+                        $crate::transport::wasi_http_shared::Http2Error::Reset(n) => $crate::status::Code::from_http2_frame(n, false),
                     };
                     $crate::status::Status::new(code, format!("HTTP request to {authority} failed: {text}"))
                 }
