@@ -11,8 +11,8 @@
 //! the trailers' future.
 
 use std::cell::RefCell;
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
+use std::future::{Future, IntoFuture, poll_fn};
+use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -27,7 +27,7 @@ use wasip3::{wit_future, wit_stream};
 use super::RequestBody;
 use super::bursts::Bursts;
 use super::wasi_http_shared::{field_entries, header_map, nanos, response_parts, set_request_head};
-use crate::runtime::{Task, spawn_unless_ready};
+use crate::runtime::{Task, spawn};
 use crate::status::Status;
 
 /// A body's trailers, as `wasi:http@0.3.0` hands them over.
@@ -67,16 +67,26 @@ pub(crate) async fn call(
     set_request_head!(request, https, authority, path);
 
     let send_error = Rc::new(RefCell::new(None));
-    // The host reads the body once the request is on its way, so the body is written by a
-    // task of its own unless the first poll already wrote it all.
-    let sender = spawn_unless_ready(send_body(
+    // The host reads the body once the request is on its way, so the body is written while
+    // `send` waits for the response head, in this task; only a body not all written by then
+    // (a stream still producing) gets a task of its own (as over WASI 0.2, a task run costs).
+    let mut sending = Box::pin(send_body(
         body_writer,
         trailers_writer,
         body,
         send_error.clone(),
-    ))
+    ));
+    let mut sent = false;
+    let mut head = pin!(wasip3::http::client::send(request));
+    let head = poll_fn(|cx| {
+        if !sent {
+            sent = sending.as_mut().poll(cx).is_ready();
+        }
+        head.as_mut().poll(cx)
+    })
     .await;
-    let response = match wasip3::http::client::send(request).await {
+    let sender = (!sent).then(|| spawn(sending));
+    let response = match head {
         Ok(response) => response,
         Err(code) => {
             return Err(send_error
