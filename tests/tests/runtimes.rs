@@ -167,6 +167,40 @@ fn the_echo_guest_runs_in_stock_wasmtime_over_grpc_web() {
     assert_four_calls(ran);
 }
 
+#[test]
+fn the_wasi_0_3_bench_guest_runs_in_stock_wasmtime_over_grpc_web() {
+    let Some(wasmtime) = wasmtime() else {
+        return;
+    };
+    let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let wasm = guest::build("bench-guest-p3").unwrap();
+    // WASI 0.3 in the CLI: `-S p3` and the Component Model's async; its wasi:http is HTTP/1.1.
+    let grants = ["-S", "p3", "-S", "http", "-W", "component-model-async"];
+    for (workload, key) in [
+        ("unary", "p50_us="),
+        ("server-streaming", "mb_per_s="),
+        ("client-streaming-paced", "p50_us="),
+    ] {
+        let mut args: Vec<String> = std::iter::once("run")
+            .chain(grants)
+            .map(str::to_owned)
+            .collect();
+        args.push(wasm.display().to_string());
+        args.extend([
+            server.uri(),
+            "grpc-web".into(),
+            workload.into(),
+            "5".into(),
+            "100".into(),
+        ]);
+        let ran = run_limited(&wasmtime, &args);
+        assert!(
+            ran.success && ran.stdout.starts_with(key),
+            "{workload}: {ran:?}"
+        );
+    }
+}
+
 /// The echo guest over wasi:http in `wasmtime run`, whose wasi:http speaks HTTP/1.1, against
 /// `server`: every call fails, and its message says what to do.
 fn wasi_http_in_stock_wasmtime_fails_with_a_hint(server: TestServer, failure: &str) {

@@ -63,7 +63,7 @@ pub(crate) async fn call(
     });
     let (body_writer, contents) = wit_stream::new::<u8>();
     let (trailers_writer, trailers) = wit_future::new::<Trailers>(|| Ok(None));
-    let (request, _transmitted) = Request::new(fields, Some(contents), trailers, options);
+    let (request, transmitted) = Request::new(fields, Some(contents), trailers, options);
     set_request_head!(request, https, authority, path);
 
     let send_error = Rc::new(RefCell::new(None));
@@ -98,13 +98,15 @@ pub(crate) async fn call(
         response.get_status_code(),
         response.get_headers().copy_all(),
     )?;
-    // The guest's side of reading the response: nothing to report, so the writer is dropped
-    // and the host sees the default, `ok`.
-    let (_, read) = wit_future::new::<Result<(), ErrorCode>>(|| Ok(()));
+    // The guest's side of reading the response: kept until the body is dropped (a host may
+    // stop sending the body once it resolves), then dropped, which reports the default, `ok`.
+    let (read_result, read) = wit_future::new::<Result<(), ErrorCode>>(|| Ok(()));
     let (stream, trailers) = Response::consume_body(response, read);
     let body = WasiHttpBody {
         state: BodyState::Reading(Some(stream), None),
         trailers: Some(trailers),
+        _read_result: read_result,
+        _transmitted: transmitted,
         _sender: sender,
         send_error,
         authority: authority.clone(),
@@ -164,6 +166,11 @@ type Read = Pin<Box<dyn Future<Output = (StreamReader<u8>, StreamResult, Vec<u8>
 pub(crate) struct WasiHttpBody {
     state: BodyState,
     trailers: Option<FutureReader<Trailers>>,
+    /// How reading the response went, for the host: resolved (`ok`) when this body is dropped.
+    _read_result: FutureWriter<Result<(), ErrorCode>>,
+    /// How sending the request went, as the host reports it: kept unread while the call is
+    /// open, so the host's end stays open too.
+    _transmitted: FutureReader<Result<(), ErrorCode>>,
     /// The request body sender, if the body was not all sent at once; dropping it (with this
     /// body) cancels it.
     _sender: Option<Task<()>>,
