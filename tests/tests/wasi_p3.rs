@@ -83,7 +83,7 @@ fn grpc_web_runs_over_wasi_http_0_3_on_http_1_1() {
 }
 
 #[test]
-fn a_deadline_ends_a_wasi_0_3_call_and_the_servers_status_comes_through() {
+fn a_deadline_cancels_a_wasi_0_3_call_and_the_servers_status_comes_through() {
     let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let uri = server.uri();
     // The server answers after 10 s; the deadline is 200 ms.
@@ -96,6 +96,11 @@ fn a_deadline_ends_a_wasi_0_3_call_and_the_servers_status_comes_through() {
     assert_eq!(figure(&out.stdout, "code"), 4.0, "DEADLINE_EXCEEDED");
     let elapsed = figure(&out.stdout, "elapsed_ms");
     assert!((190.0..5000.0).contains(&elapsed), "{elapsed} ms");
+    assert_eq!(
+        figure(&out.stdout, "server_cancelled"),
+        1.0,
+        "the server saw the call cancelled"
+    );
     for code in [5, 9, 14] {
         let out = run_p3(
             &args(&uri, "wasi-http", "status", code, 0),

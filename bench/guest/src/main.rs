@@ -15,7 +15,7 @@
 //! | `ping-pong` | COUNT bidi round trips of SIZE bytes on one call | `p50_us`, `p99_us` |
 //! | `memory` | COUNT sequential unary calls | `memory_bytes_start`, `memory_bytes_end` (linear memory) |
 //! | `cold` | one unary call | (nothing: the host times the whole run) |
-//! | `deadline` | one unary call the server answers after 10 s, with a deadline of SIZE ms | `code` (the status code's number), `elapsed_ms` |
+//! | `deadline` | one unary call the server answers after 10 s, with a deadline of SIZE ms | `code` (the status code's number), `elapsed_ms`, `server_cancelled` (1 once the server saw the call cancelled) |
 //! | `status` | one unary call the server fails with code COUNT | `code` |
 //!
 //! Built with the `tls` feature, an `https://` URI over sockets trusts the CA in the environment

@@ -164,7 +164,21 @@ pub(crate) async fn run(
                 Ok(_) => 0,
                 Err(status) => status.code().as_i32(),
             };
-            format!("code={code} elapsed_ms={:.0}", micros(start) / 1e3)
+            let elapsed_ms = micros(start) / 1e3;
+            // Whether the server saw the call cancelled (its handler dropped): asked until it
+            // says so, for up to a second.
+            let mut cancelled = 0;
+            for _ in 0..50 {
+                let asked = client
+                    .unary_echo(request("cancelled?:deadline".into()))
+                    .await?;
+                if asked.into_inner().message == "yes" {
+                    cancelled = 1;
+                    break;
+                }
+                grpc_wasi::time::sleep(Duration::from_millis(20)).await;
+            }
+            format!("code={code} elapsed_ms={elapsed_ms:.0} server_cancelled={cancelled}")
         }
         "status" => {
             // The echo server fails "status:CODE:TEXT" with CODE; COUNT is the code.

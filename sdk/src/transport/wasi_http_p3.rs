@@ -62,7 +62,13 @@ pub(crate) async fn call(
         options
     });
     let (body_writer, contents) = wit_stream::new::<u8>();
-    let (trailers_writer, trailers) = wit_future::new::<Trailers>(|| Ok(None));
+    // Dropped unwritten (the call was cancelled before its body ended), the trailers' writer
+    // gives the host an error, so it aborts the request instead of taking it as complete.
+    let (trailers_writer, trailers) = wit_future::new::<Trailers>(|| {
+        Err(ErrorCode::InternalError(Some(
+            "the call was cancelled before its request ended".into(),
+        )))
+    });
     let (request, transmitted) = Request::new(fields, Some(contents), trailers, options);
     set_request_head!(request, https, authority, path);
 
