@@ -152,3 +152,54 @@ fn a_wasi_0_3_call_to_a_server_that_is_not_there_fails_with_unavailable() {
     assert_eq!(out.exit_code, 1, "{}", out.stdout);
     assert!(out.stderr.contains("Unavailable"), "{}", out.stderr);
 }
+
+/// The WASI 0.3 guest's verdict on the fault server's fault `name` (deadline `timeout_ms`, 0
+/// for none): the status code and message.
+fn p3_fault(
+    server: &grpc_wasi_harness::servers::test_server::TestServer,
+    name: &str,
+    timeout_ms: usize,
+) -> (i32, String) {
+    let out = run_p3(
+        &args(
+            &server.uri(),
+            "wasi-http",
+            &format!("fault-{name}"),
+            1,
+            timeout_ms,
+        ),
+        http_grant(server),
+        HttpVersion::Http2,
+    );
+    assert_eq!(out.exit_code, 0, "{name}: {}", out.stderr);
+    let message = out
+        .stdout
+        .split_once("message=")
+        .map(|(_, m)| m.trim().to_owned())
+        .unwrap_or_default();
+    (figure(&out.stdout, "code") as i32, message)
+}
+
+#[test]
+fn every_way_the_fault_server_breaks_a_wasi_0_3_call_gives_its_code() {
+    let server = grpc_wasi_e2e::fault_server();
+    // (fault, deadline ms, code): as over WASI 0.2's wasi:http (faults.rs).
+    for (name, timeout_ms, code) in [
+        ("ok", 0, 0),
+        ("silent", 300, 4),
+        ("reset-7", 0, 14),
+        ("reset-8", 0, 1),
+        ("reset-after-message-11", 0, 8),
+        ("goaway", 0, 14),
+        ("truncated", 0, 13),
+        ("no-status", 0, 13),
+        ("no-trailers", 0, 13),
+        ("http-404", 0, 12),
+        ("http-503", 0, 14),
+        ("content-type", 0, 2),
+        ("huge-length", 0, 8),
+    ] {
+        let (got, message) = p3_fault(&server, name, timeout_ms);
+        assert_eq!(got, code, "{name}: {message}");
+    }
+}

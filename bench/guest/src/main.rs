@@ -17,6 +17,7 @@
 //! | `cold` | one unary call | (nothing: the host times the whole run) |
 //! | `deadline` | one unary call the server answers after 10 s, with a deadline of SIZE ms | `code` (the status code's number), `elapsed_ms`, `server_cancelled` (1 once the server saw the call cancelled) |
 //! | `status` | one unary call the server fails with code COUNT | `code` |
+//! | `fault-NAME` | one unary call to the harness's fault server's `/fault.Fault/NAME`, with a deadline of SIZE ms if not 0 | `code`, then `message=` and the status's message |
 //!
 //! Built with the `tls` feature, an `https://` URI over sockets trusts the CA in the environment
 //! variable `TLS_CA` (PEM).

@@ -75,6 +75,9 @@ pub(crate) async fn run(
     size: usize,
 ) -> Result<String, Status> {
     let channel = endpoint.connect().await?;
+    if let Some(fault) = workload.strip_prefix("fault-") {
+        return call_fault(channel, fault, size).await;
+    }
     let mut client = EchoClient::new(channel).max_decoding_message_size(64 * 1024 * 1024);
     let payload = "x".repeat(size);
     Ok(match workload {
@@ -199,6 +202,34 @@ pub(crate) async fn run(
 }
 
 /// The `p` quantile (0 to 1) of `sorted`, nearest rank; 0 for no samples.
+/// One unary call to the harness's fault server's method `fault` (`/fault.Fault/NAME`), with a
+/// deadline of `timeout_ms` if not 0: `code=N message=…` (0 and the reply for an answer).
+async fn call_fault(
+    channel: grpc_wasi::Channel,
+    fault: &str,
+    timeout_ms: usize,
+) -> Result<String, Status> {
+    let path = format!("/fault.Fault/{fault}")
+        .parse()
+        .map_err(|e| Status::invalid_argument(format!("bad fault {fault:?}: {e}")))?;
+    let mut call = grpc_wasi::Request::new(request("x".into()));
+    if timeout_ms > 0 {
+        call.set_timeout(Duration::from_millis(timeout_ms as u64));
+    }
+    let answer: Result<grpc_wasi::Response<echo::EchoResponse>, Status> =
+        grpc_wasi::client::Grpc::new(channel)
+            .unary(call, path)
+            .await;
+    Ok(match answer {
+        Ok(reply) => format!("code=0 message={}", reply.into_inner().message),
+        Err(status) => format!(
+            "code={} message={}",
+            status.code().as_i32(),
+            status.message()
+        ),
+    })
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(i).copied().unwrap_or(0.0)
