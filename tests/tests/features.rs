@@ -45,6 +45,28 @@ fn transports_bring_only_their_imports() {
 }
 
 #[test]
+fn only_wasip3_brings_wasi_0_3_imports() {
+    let runner = Runner::new().unwrap();
+    let wasi_0_2 = imports(&runner, &guest::build("bench-guest").unwrap());
+    assert!(
+        !wasi_0_2.iter().any(|i| i.contains("@0.3.")),
+        "{wasi_0_2:?}"
+    );
+    // bench-guest-p3: grpc-wasi with `wasip3` and without `sockets`.
+    let wasi_0_3 = imports(&runner, &guest::build("bench-guest-p3").unwrap());
+    for wanted in ["wasi:http/client@0.3.", "wasi:clocks/monotonic-clock@0.3."] {
+        assert!(
+            wasi_0_3.iter().any(|i| i.starts_with(wanted)),
+            "{wanted}: {wasi_0_3:?}"
+        );
+    }
+    assert!(
+        !wasi_0_3.iter().any(|i| i.starts_with("wasi:sockets/")),
+        "{wasi_0_3:?}"
+    );
+}
+
+#[test]
 fn a_transport_left_out_is_a_clear_status() {
     let runner = Runner::new().unwrap();
     let component = runner.load(&guest::build("echo-client").unwrap()).unwrap();
