@@ -16,6 +16,7 @@
 //! | `memory` | COUNT sequential unary calls | `memory_bytes_start`, `memory_bytes_end` (linear memory) |
 //! | `cold` | one unary call | (nothing: the host times the whole run) |
 //! | `deadline` | one unary call the server answers after 10 s, with a deadline of SIZE ms | `code` (the status code's number), `elapsed_ms`, `server_cancelled` (1 once the server saw the call cancelled) |
+//! | `cancel-stream` | a client-streaming call that sends one message and then waits, under a deadline of SIZE ms | `code`, `server_cancelled` (1 once the server saw the request stream aborted) |
 //! | `status` | one unary call the server fails with code COUNT | `code` |
 //! | `fault-NAME` | one unary call to the harness's fault server's `/fault.Fault/NAME`, with a deadline of SIZE ms if not 0 | `code`, then `message=` and the status's message |
 //!

@@ -168,20 +168,22 @@ pub(crate) async fn run(
                 Err(status) => status.code().as_i32(),
             };
             let elapsed_ms = micros(start) / 1e3;
-            // Whether the server saw the call cancelled (its handler dropped): asked until it
-            // says so, for up to a second.
-            let mut cancelled = 0;
-            for _ in 0..50 {
-                let asked = client
-                    .unary_echo(request("cancelled?:deadline".into()))
-                    .await?;
-                if asked.into_inner().message == "yes" {
-                    cancelled = 1;
-                    break;
-                }
-                grpc_wasi::time::sleep(Duration::from_millis(20)).await;
-            }
+            let cancelled = server_saw_cancelled(&mut client, "deadline").await?;
             format!("code={code} elapsed_ms={elapsed_ms:.0} server_cancelled={cancelled}")
+        }
+        "cancel-stream" => {
+            // A client stream that sends `track:cancel-stream` and then waits for ever, under a
+            // deadline of SIZE ms; then whether the server saw its request stream aborted.
+            let messages = futures::stream::once(async { request("track:cancel-stream".into()) })
+                .chain(futures::stream::pending());
+            let mut call = grpc_wasi::Request::new(messages);
+            call.set_timeout(Duration::from_millis(size as u64));
+            let code = match client.client_streaming_echo(call).await {
+                Ok(_) => 0,
+                Err(status) => status.code().as_i32(),
+            };
+            let cancelled = server_saw_cancelled(&mut client, "cancel-stream").await?;
+            format!("code={code} server_cancelled={cancelled}")
         }
         "status" => {
             // The echo server fails "status:CODE:TEXT" with CODE; COUNT is the code.
@@ -202,6 +204,24 @@ pub(crate) async fn run(
 }
 
 /// The `p` quantile (0 to 1) of `sorted`, nearest rank; 0 for no samples.
+/// 1 once the echo server says a call tagged `tag` was cancelled (asked until it does, for up to
+/// 5 s: it learns of the cancel on its own time), else 0.
+async fn server_saw_cancelled(
+    client: &mut EchoClient<grpc_wasi::Channel>,
+    tag: &str,
+) -> Result<u8, Status> {
+    for _ in 0..250 {
+        let asked = client
+            .unary_echo(request(format!("cancelled?:{tag}")))
+            .await?;
+        if asked.into_inner().message == "yes" {
+            return Ok(1);
+        }
+        grpc_wasi::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(0)
+}
+
 /// One unary call to the harness's fault server's method `fault` (`/fault.Fault/NAME`), with a
 /// deadline of `timeout_ms` if not 0: `code=N message=…` (0 and the reply for an answer).
 async fn call_fault(

@@ -35,7 +35,9 @@
 //! - `ClientStreamingEcho`: replies once, with the request messages joined by `,`; when the
 //!   first message starts with `sum:`, with the total size in bytes of all the messages; when
 //!   it is a `fail:` hook, as `UnaryEcho`'s once the stream ended (the reply: the messages,
-//!   then the hook's).
+//!   then the hook's); when it is `track:TAG`, a request stream that does not end cleanly (the
+//!   client aborted it, or the call was dropped) is recorded as cancelled under `TAG`
+//!   (`cancelled?:TAG`).
 //! - `BidirectionalStreamingEcho`: replies to each request message with the same message as
 //!   soon as it arrives (full duplex).
 //!
@@ -374,13 +376,27 @@ impl Echo for EchoImpl {
         let mut messages = Vec::new();
         let mut total = 0;
         let mut sum_only = false;
+        let mut tracked: Option<CancelGuard> = None;
         while let Some(request) = stream.next().await {
             let message = request?.message;
+            if total == 0
+                && let Some(tag) = message.strip_prefix("track:")
+            {
+                tracked = Some(CancelGuard {
+                    tag: tag.to_owned(),
+                    cancelled: self.cancelled.clone(),
+                    finished: false,
+                });
+            }
             sum_only |= total == 0 && message.starts_with("sum:");
             total += message.len();
             if !sum_only {
                 messages.push(message);
             }
+        }
+        // The stream ended cleanly.
+        if let Some(guard) = tracked {
+            guard.finish();
         }
         if let Some(rest) = messages.first().and_then(|m| m.strip_prefix("fail:")) {
             // The `fail:` hook, decided once the whole request stream has come.

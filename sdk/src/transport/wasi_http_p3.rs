@@ -12,7 +12,7 @@
 
 use std::cell::RefCell;
 use std::future::{Future, IntoFuture, poll_fn};
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -64,11 +64,7 @@ pub(crate) async fn call(
     let (body_writer, contents) = wit_stream::new::<u8>();
     // Dropped unwritten (the call was cancelled before its body ended), the trailers' writer
     // gives the host an error, so it aborts the request instead of taking it as complete.
-    let (trailers_writer, trailers) = wit_future::new::<Trailers>(|| {
-        Err(ErrorCode::InternalError(Some(
-            "the call was cancelled before its request ended".into(),
-        )))
-    });
+    let (trailers_writer, trailers) = wit_future::new::<Trailers>(|| Err(cancelled()));
     let (request, transmitted) = Request::new(fields, Some(contents), trailers, options);
     set_request_head!(request, https, authority, path);
 
@@ -76,6 +72,11 @@ pub(crate) async fn call(
     // The host reads the body once the request is on its way, so the body is written while
     // `send` waits for the response head, in this task; only a body not all written by then
     // (a stream still producing) gets a task of its own (as over WASI 0.2, a task run costs).
+    let trailers_writer = Rc::new(RefCell::new(Some(trailers_writer)));
+    let mut head = Send {
+        send: Some(Box::pin(wasip3::http::client::send(request))),
+        trailers: trailers_writer.clone(),
+    };
     let mut sending = Box::pin(send_body(
         body_writer,
         trailers_writer,
@@ -83,12 +84,11 @@ pub(crate) async fn call(
         send_error.clone(),
     ));
     let mut sent = false;
-    let mut head = pin!(wasip3::http::client::send(request));
     let head = poll_fn(|cx| {
         if !sent {
             sent = sending.as_mut().poll(cx).is_ready();
         }
-        head.as_mut().poll(cx)
+        head.poll(cx)
     })
     .await;
     let sender = (!sent).then(|| spawn(sending));
@@ -120,11 +120,60 @@ pub(crate) async fn call(
     Ok((parts, body))
 }
 
+/// The error a cancelled call's request ends with, in its trailers' place.
+fn cancelled() -> ErrorCode {
+    ErrorCode::InternalError(Some(
+        "the call was cancelled before its request ended".into(),
+    ))
+}
+
+/// The request's trailers, until they are written (by the body's end, or by a cancelled
+/// [`Send`]).
+type TrailersWriter = Rc<RefCell<Option<FutureWriter<Trailers>>>>;
+
+/// `wasi:http/client.send`'s future.
+type SendFuture = Pin<Box<dyn Future<Output = Result<Response, ErrorCode>>>>;
+
+/// `wasi:http/client.send` in progress. Dropped before it resolved (the call was cancelled:
+/// its deadline passed), it ends the request with [`cancelled`] in its trailers' place and
+/// cancels `send` only once the host has taken that, in a task of its own: cancelled at once,
+/// the host could tear down its side of the trailers first and take the body as complete.
+struct Send {
+    send: Option<SendFuture>,
+    trailers: TrailersWriter,
+}
+
+impl Send {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Response, ErrorCode>> {
+        let Some(send) = self.send.as_mut() else {
+            return Poll::Ready(Err(cancelled()));
+        };
+        let response = ready!(send.as_mut().poll(cx));
+        self.send = None;
+        Poll::Ready(response)
+    }
+}
+
+impl Drop for Send {
+    fn drop(&mut self) {
+        let Some(send) = self.send.take() else {
+            return;
+        };
+        let Some(trailers) = self.trailers.borrow_mut().take() else {
+            return;
+        };
+        wasip3::spawn_local(async move {
+            let _ = trailers.write(Err(cancelled())).await;
+            drop(send);
+        });
+    }
+}
+
 /// Writes the request body, then ends it (no trailers). A body whose message stream failed
 /// ends with an `internal-error` in its trailers' place, which aborts the request.
 async fn send_body(
     mut writer: StreamWriter<u8>,
-    trailers: FutureWriter<Trailers>,
+    trailers: TrailersWriter,
     request: RequestBody,
     error: Rc<RefCell<Option<Status>>>,
 ) {
@@ -155,8 +204,12 @@ async fn send_body(
             "the request's message stream failed".into(),
         ))),
     };
-    // The host may have stopped reading (the call ended): nothing more to do then.
-    let _ = trailers.write(end).await;
+    // Taken already when the call was cancelled; the host may have stopped reading (the call
+    // ended): nothing more to do then.
+    let trailers = trailers.borrow_mut().take();
+    if let Some(trailers) = trailers {
+        let _ = trailers.write(end).await;
+    }
 }
 
 /// Writes all of `bytes` to the request body. Errors: the host stopped reading.
