@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::vec;
 
-use wasmtime::component::{HasData, Linker, Resource};
+use wasmtime::component::{Accessor, HasData, Linker, Resource};
 use wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::{
     self, Host as LookupHost, HostResolveAddressStream, ResolveAddressStream,
 };
@@ -30,7 +30,8 @@ use wasmtime_wasi::p2::bindings::sockets::network::{
     self, ErrorCode, HostNetwork, IpAddress, Network,
 };
 use wasmtime_wasi::p2::{DynPollable, Pollable, SocketError, subscribe};
-use wasmtime_wasi::sockets::WasiSocketsCtxView;
+use wasmtime_wasi::p3::bindings::sockets::ip_name_lookup as lookup_p3;
+use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsCtxView, WasiSocketsView};
 
 /// The name a lookup of `name` asks for, or `None` for an IP literal (which needs no
 /// resolver) or a name that is not a valid host (which wasmtime refuses with
@@ -100,6 +101,20 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
     added
 }
 
+/// Links WASI 0.3's `wasi:sockets` (`types` as wasmtime has it, `ip-name-lookup` as the
+/// granted-names one) into `linker`. Errors: an interface cannot be linked (a name already
+/// defined, or a wasmtime version mismatch).
+pub(crate) fn add_p3_to_linker<T: WasiSocketsView + Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> NameLookup<'_>,
+) -> wasmtime::Result<()> {
+    wasmtime_wasi::p3::bindings::sockets::types::add_to_linker::<T, WasiSockets>(
+        linker,
+        T::sockets,
+    )?;
+    lookup_p3::add_to_linker::<T, GrantedLookupP3>(linker, view)
+}
+
 /// `ip-name-lookup`'s errors are `network`'s, converted as wasmtime converts them.
 impl network::Host for NameLookup<'_> {
     fn convert_error_code(&mut self, error: SocketError) -> wasmtime::Result<ErrorCode> {
@@ -120,29 +135,51 @@ impl HostNetwork for NameLookup<'_> {
     }
 }
 
+/// What a lookup of a name gets, by the policy.
+enum Decision {
+    /// Not granted: refused without a query.
+    Refused,
+    /// Granted, with a fixed answer: these addresses.
+    Fixed(Vec<IpAddr>),
+    /// Granted (or an IP literal): wasmtime's implementation answers.
+    Resolve,
+}
+
+impl NameLookup<'_> {
+    /// What a lookup of `name` gets (and a refusal logged, with the grant that would allow it).
+    fn decide(&self, name: &str) -> Decision {
+        let Some(domain) = domain(name) else {
+            return Decision::Resolve;
+        };
+        if !self.granted.contains(&domain) {
+            log::warn!(
+                target: "grpc_wasi_host",
+                "refused a lookup of {name:?}: the name is not granted \
+                 (grant it with --allow {domain}:PORT, NetworkPolicy::allow)"
+            );
+            return Decision::Refused;
+        }
+        match self.fixed.get(&domain) {
+            Some(answer) => Decision::Fixed(answer.lock().map(|a| a.clone()).unwrap_or_default()),
+            None => Decision::Resolve,
+        }
+    }
+}
+
 impl LookupHost for NameLookup<'_> {
     fn resolve_addresses(
         &mut self,
         network: Resource<Network>,
         name: String,
     ) -> Result<Resource<ResolveAddressStream>, SocketError> {
-        if let Some(domain) = domain(&name) {
-            if !self.granted.contains(&domain) {
-                log::warn!(
-                    target: "grpc_wasi_host",
-                    "refused a lookup of {name:?}: the name is not granted \
-                     (grant it with --allow {domain}:PORT, NetworkPolicy::allow)"
-                );
-                return Err(ErrorCode::PermanentResolverFailure.into());
+        match self.decide(&name) {
+            Decision::Refused => Err(ErrorCode::PermanentResolverFailure.into()),
+            Decision::Fixed(addrs) => {
+                let answer = self.sockets.table.push(FixedAnswer(addrs.into_iter()))?;
+                Ok(Resource::new_own(answer.rep()))
             }
-            if let Some(answer) = self.fixed.get(&domain) {
-                let addrs = answer.lock().map(|a| a.clone()).unwrap_or_default();
-                let answer = FixedAnswer(addrs.into_iter());
-                let answer = self.sockets.table.push(answer)?;
-                return Ok(Resource::new_own(answer.rep()));
-            }
+            Decision::Resolve => self.sockets.resolve_addresses(network, name),
         }
-        self.sockets.resolve_addresses(network, name)
     }
 }
 
@@ -175,6 +212,34 @@ impl HostResolveAddressStream for NameLookup<'_> {
             return Ok(());
         }
         HostResolveAddressStream::drop(&mut self.sockets, stream)
+    }
+}
+
+/// Marks [`NameLookup`] as the data WASI 0.3's `ip-name-lookup` gets.
+pub(crate) struct GrantedLookupP3;
+
+impl HasData for GrantedLookupP3 {
+    type Data<'a> = NameLookup<'a>;
+}
+
+impl lookup_p3::Host for NameLookup<'_> {}
+
+/// WASI 0.3's `resolve-addresses`: the same grants and fixed answers as WASI 0.2's, and
+/// wasmtime's own implementation for what they let through.
+impl<U: WasiSocketsView + 'static> lookup_p3::HostWithStore<U> for GrantedLookupP3 {
+    async fn resolve_addresses(
+        store: &Accessor<U, Self>,
+        name: String,
+    ) -> wasmtime::Result<Result<Vec<lookup_p3::IpAddress>, lookup_p3::ErrorCode>> {
+        match store.with(|mut view| view.get().decide(&name)) {
+            Decision::Refused => Ok(Err(lookup_p3::ErrorCode::PermanentResolverFailure)),
+            Decision::Fixed(addrs) => Ok(Ok(addrs.into_iter().map(Into::into).collect())),
+            Decision::Resolve => {
+                let sockets = store.with_getter::<WasiSockets>(U::sockets);
+                <WasiSockets as lookup_p3::HostWithStore<U>>::resolve_addresses(&sockets, name)
+                    .await
+            }
+        }
     }
 }
 

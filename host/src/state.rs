@@ -116,10 +116,11 @@ pub fn add_to_linker<D: Send + 'static>(linker: &mut Linker<GuestState<D>>) -> a
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     name_lookup::add_to_linker(linker, GuestState::name_lookup)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
-    // WASI 0.3: what a `wasi:cli/run@0.3.0` command with `wasi:http@0.3.0` imports. Not
-    // `wasi:sockets@0.3.0`, whose name lookup would bypass the granted names, nor
+    // WASI 0.3: what a `wasi:cli/run@0.3.0` command with `wasi:http@0.3.0` and
+    // `wasi:sockets@0.3.0` imports (its name lookup the granted-names one); not
     // `wasi:filesystem@0.3.0`.
     wasmtime_wasi::p3::cli::add_to_linker(linker)?;
+    name_lookup::add_p3_to_linker(linker, GuestState::name_lookup)?;
     wasmtime_wasi::p3::clocks::add_to_linker(linker)?;
     wasmtime_wasi::p3::random::add_to_linker(linker)?;
     wasmtime_wasi_http::p3::add_to_linker(linker)?;

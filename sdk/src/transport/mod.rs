@@ -28,6 +28,8 @@ mod stream;
 mod target;
 #[cfg(feature = "sockets")]
 mod tcp;
+#[cfg(all(feature = "sockets", feature = "wasip3"))]
+mod tcp_p3;
 #[cfg(feature = "tls-no-roots")]
 mod tls;
 #[cfg(feature = "wasi-http")]
@@ -472,14 +474,6 @@ impl Endpoint {
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let authority = Authority::try_from(format!("{host}:{port}").as_str())
             .map_err(|e| Status::invalid_argument(format!("invalid authority: {e}")))?;
-        #[cfg(all(feature = "sockets", feature = "wasip3"))]
-        if self.transport == Transport::Sockets && crate::wasip3::active() {
-            return Err(Status::unimplemented(format!(
-                "{uri}: Transport::Sockets waits on WASI 0.2 pollables, which cannot be waited \
-                 for inside grpc_wasi::wasip3::run: use Transport::WasiHttp or \
-                 Transport::GrpcWeb there"
-            )));
-        }
         let connection = match self.transport {
             #[cfg(feature = "sockets")]
             Transport::Sockets => {

@@ -61,8 +61,14 @@ impl ReadSize {
         }
     }
 
+    /// How many bytes the next read asks for.
+    #[cfg(all(feature = "sockets", feature = "wasip3"))]
+    pub(crate) fn next(&self) -> usize {
+        usize::try_from(self.next).unwrap_or(usize::MAX)
+    }
+
     /// Takes note that a read asked for `asked` bytes got `got`.
-    fn record(&mut self, asked: u64, got: u64) {
+    pub(crate) fn record(&mut self, asked: u64, got: u64) {
         if !self.adaptive {
             return;
         }

@@ -246,7 +246,7 @@ mod tests {
             ),
             // One guest's figure (the WASI 0.3 guest's, in the wasi:http column): one bar.
             row(
-                "unary 1 KiB over wasi:http 0.3, p50 µs/call",
+                "unary 1 KiB over WASI 0.3, p50 µs/call",
                 [Some(100.0), None, Some(350.0)],
                 true,
             ),
@@ -265,7 +265,7 @@ mod tests {
             "unary 1 KiB, p50 µs/call",
             "64 concurrent unary, calls/s",
             "bidi ping-pong, p50 µs/round trip",
-            "unary 1 KiB over wasi:http 0.3, p50 µs/call",
+            "unary 1 KiB over WASI 0.3, p50 µs/call",
             "0.29×",
             "guest over sockets",
             "guest over wasi:http",

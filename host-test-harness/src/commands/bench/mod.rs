@@ -41,7 +41,7 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     let uri = server.uri();
     let runner = Runner::new()?;
     let component = runner.load(&bench_wasm)?;
-    let p3_component = runner.load(&guest::build("bench-guest-p3")?)?;
+    let p3_component = runner.load(&guest::build_with_features("bench-guest-p3", &["sockets"])?)?;
     let workloads = workloads(quick);
 
     // samples[label][client] = values over rounds
@@ -82,15 +82,21 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
                 }
             }
             // The same workload on WASI 0.3 (bench-guest-p3), in rows of its own.
-            let args = guest_args(&uri, "wasi-http", workload);
-            let (p3_figures, _) = guest(&runner, &p3_component, server.addr(), args)?;
-            for (key, label) in workload.figures {
-                let value = *p3_figures
-                    .get(*key)
-                    .with_context(|| format!("bench-guest-p3 gave no {key}"))?;
-                let label = p3::label(label);
-                record(&label, 0, figures[0][*key], key.ends_with("_us"));
-                record(&label, 2, value, key.ends_with("_us"));
+            let labels: Vec<(&str, String)> = (workload.figures.iter())
+                .map(|(key, label)| (*key, p3::label(label)))
+                .collect();
+            for (key, label) in &labels {
+                record(label, 0, figures[0][*key], key.ends_with("_us"));
+            }
+            for (client, transport) in [(1, "sockets"), (2, "wasi-http")] {
+                let args = guest_args(&uri, transport, workload);
+                let (p3_figures, _) = guest(&runner, &p3_component, server.addr(), args)?;
+                for (key, label) in &labels {
+                    let value = *p3_figures.get(*key).with_context(|| {
+                        format!("bench-guest-p3 over {transport} gave no {key}")
+                    })?;
+                    record(label, client, value, key.ends_with("_us"));
+                }
             }
         }
         // Cold start: instantiate (component already compiled) + connect + first call.
