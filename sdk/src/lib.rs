@@ -62,7 +62,7 @@
 //! | [`Transport::Sockets`] (feature `sockets`, default): HTTP/2 (h2c) over `wasi:sockets` TCP, IPv4 and IPv6 | yes |
 //! | [`Transport::WasiHttp`] (feature `wasi-http`): gRPC over `wasi:http/outgoing-handler`, TLS by the host | yes |
 //! | [`Transport::GrpcWeb`] (feature `wasi-http`): gRPC-Web over `wasi:http`, for HTTP/1.1-only hosts | yes |
-//! | WASI 0.3 (feature `wasip3`, experimental): `WasiHttp` and `GrpcWeb` over `wasi:http@0.3.0`, timers and tasks on the Component Model's async, inside `grpc_wasi::wasip3::run` in an async export | yes, on wasmtime 48's WASIp3; no WASI 0.3 sockets transport |
+//! | WASI 0.3 (feature `wasip3`, experimental): `WasiHttp` and `GrpcWeb` over `wasi:http@0.3.0`, `Sockets` (with feature `sockets`) over `wasi:sockets@0.3.0`, timers and tasks on the Component Model's async, inside `grpc_wasi::wasip3::run` in an async export | yes, on wasmtime 48's WASIp3 |
 //! | metadata (ASCII and `-bin`), initial and trailing | yes |
 //! | `Status`/`Code`, Trailers-Only responses, HTTP→gRPC code mapping | yes |
 //! | message size limits (decode 4 MiB default, encode unlimited) | yes |

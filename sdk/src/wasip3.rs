@@ -25,10 +25,14 @@
 //! `wasi:http/client@0.3.0` (`send`, the bodies as `stream<u8>`, the trailers as a `future`),
 //! the SDK's timers (deadlines, backoff, [`time`](crate::time)) wait with
 //! `wasi:clocks/monotonic-clock@0.3.0.wait-until`, and [`spawn`](crate::spawn)ed tasks run in
-//! the export's async task. `Transport::Sockets` is not available there: it waits on WASI 0.2
-//! pollables, which cannot be waited for together with WASI 0.3's waitables (connecting fails
-//! with `Unimplemented`). Outside [`run`] everything is WASI 0.2's, as without the feature, so
-//! the feature can be on in a workspace whose other guests are WASI 0.2 commands.
+//! the export's async task. With the `sockets` feature too, `Transport::Sockets` is HTTP/2 over
+//! `wasi:sockets@0.3.0` there: names resolved with `ip-name-lookup.resolve-addresses`, the
+//! connection opened with `tcp-socket.connect`, its bytes read from `receive`'s `stream<u8>`
+//! and written to the `stream<u8>` handed to `send` (TLS for `https://` with the `tls`
+//! feature, in the guest, as over WASI 0.2). Outside [`run`] everything is WASI 0.2's, as
+//! without the feature, so the feature can be on in a workspace whose other guests are WASI
+//! 0.2 commands (a guest with `sockets` and `wasip3` imports both versions of
+//! `wasi:sockets`).
 
 use std::cell::Cell;
 use std::future::Future;

@@ -201,6 +201,54 @@ fn the_wasi_0_3_bench_guest_runs_in_stock_wasmtime_over_grpc_web() {
     }
 }
 
+#[test]
+fn the_wasi_0_3_bench_guest_runs_in_stock_wasmtime_over_wasi_sockets_0_3() {
+    let Some(wasmtime) = wasmtime() else {
+        return;
+    };
+    let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let wasm = guest::build_with_features("bench-guest-p3", &["sockets"]).unwrap();
+    // WASI 0.3 in the CLI with its network (`localhost` is looked up with WASI 0.3's
+    // `ip-name-lookup`).
+    let grants = [
+        "-S",
+        "p3",
+        "-S",
+        "http",
+        "-S",
+        "inherit-network",
+        "-S",
+        "allow-ip-name-lookup",
+        "-W",
+        "component-model-async",
+    ];
+    let by_name = format!("http://localhost:{}", server.addr().port());
+    for (uri, workload, key) in [
+        (server.uri(), "unary", "p50_us="),
+        (by_name.clone(), "ping-pong", "p50_us="),
+        (server.uri(), "server-streaming", "mb_per_s="),
+        (server.uri(), "client-streaming-paced", "p50_us="),
+    ] {
+        let mut args: Vec<String> = std::iter::once("run")
+            .chain(grants)
+            .map(str::to_owned)
+            .collect();
+        args.push(wasm.display().to_string());
+        args.extend([
+            uri,
+            "sockets".into(),
+            workload.into(),
+            "5".into(),
+            "100".into(),
+        ]);
+        let ran = run_limited(&wasmtime, &args);
+        assert!(
+            ran.success && ran.stdout.starts_with(key),
+            "{workload}: {ran:?}"
+        );
+    }
+}
+
 /// The echo guest over wasi:http in `wasmtime run`, whose wasi:http speaks HTTP/1.1, against
 /// `server`: every call fails, and its message says what to do.
 fn wasi_http_in_stock_wasmtime_fails_with_a_hint(server: TestServer, failure: &str) {

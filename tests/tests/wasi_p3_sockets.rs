@@ -8,9 +8,23 @@
 
 use grpc_wasi_harness::servers::echo_server;
 use grpc_wasi_harness::servers::test_server::TestServer;
+use grpc_wasi_harness::servers::tls::ServerTls;
 use grpc_wasi_host::{NetworkPolicy, RunOptions, RunOutput};
 
 fn run(uri: &str, workload: &str, count: usize, size: usize, network: NetworkPolicy) -> RunOutput {
+    run_with(&["sockets"], &[], uri, workload, count, size, network)
+}
+
+/// [`run`] with the guest built with `features` and given the environment `env`.
+fn run_with(
+    features: &[&str],
+    env: &[(&str, &str)],
+    uri: &str,
+    workload: &str,
+    count: usize,
+    size: usize,
+    network: NetworkPolicy,
+) -> RunOutput {
     let options = RunOptions {
         args: vec![
             uri.to_owned(),
@@ -20,9 +34,13 @@ fn run(uri: &str, workload: &str, count: usize, size: usize, network: NetworkPol
             size.to_string(),
         ],
         network,
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         ..RunOptions::default()
     };
-    grpc_wasi_e2e::run_guest_with_features("bench-guest-p3", &["sockets"], &options)
+    grpc_wasi_e2e::run_guest_with_features("bench-guest-p3", features, &options)
 }
 
 /// The figure `key` the guest printed.
@@ -61,6 +79,46 @@ fn the_four_call_shapes_run_over_wasi_sockets_0_3() {
         assert_eq!(out.exit_code, 0, "{workload} {size}: {}", out.stderr);
         assert!(figure(&out.stdout, key) > 0.0, "{workload}: {}", out.stdout);
     }
+}
+
+#[test]
+fn tls_in_the_guest_runs_over_wasi_sockets_0_3() {
+    let pki = grpc_wasi_e2e::pki();
+    let server =
+        echo_server::start_tls("127.0.0.1:0".parse().unwrap(), &ServerTls::new(&pki.server))
+            .unwrap();
+    let uri = format!("https://localhost:{}", server.addr().port());
+    let mut network = NetworkPolicy::deny_all();
+    network
+        .allow(&format!("localhost:{}", server.addr().port()))
+        .unwrap();
+    let trusted = [("TLS_CA", pki.ca_pem.as_str())];
+    for (workload, count, size, key) in [
+        ("unary", 20, 1024, "p50_us"),
+        ("server-streaming", 2_000, 1024, "mb_per_s"),
+        ("ping-pong", 20, 64 * 1024, "p50_us"),
+    ] {
+        let out = run_with(
+            &["tls"],
+            &trusted,
+            &uri,
+            workload,
+            count,
+            size,
+            network.clone(),
+        );
+        assert_eq!(out.exit_code, 0, "{workload}: {}", out.stderr);
+        assert!(figure(&out.stdout, key) > 0.0, "{workload}: {}", out.stdout);
+    }
+    // A CA the guest does not trust: the handshake fails with Unavailable, naming why.
+    let untrusted = [("TLS_CA", pki.other_ca_pem.as_str())];
+    let out = run_with(&["tls"], &untrusted, &uri, "unary", 1, 10, network);
+    assert_eq!(out.exit_code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("Unavailable") && out.stderr.contains("certificate"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -27,8 +27,6 @@
 
 use std::process::ExitCode;
 
-use grpc_wasi::{Channel, Transport};
-
 mod workloads;
 
 fn main() -> ExitCode {
@@ -37,36 +35,14 @@ fn main() -> ExitCode {
         eprintln!("usage: bench-guest URI TRANSPORT WORKLOAD COUNT SIZE");
         return ExitCode::from(2);
     };
-    let transport: Transport = match transport.parse() {
-        Ok(transport) => transport,
-        Err(status) => {
-            eprintln!("{status}");
-            return ExitCode::from(2);
-        }
-    };
     let count = count.parse().unwrap_or(1).max(1);
     let size = size.parse().unwrap_or(0);
-    let endpoint = match Channel::from_shared(uri.clone()) {
-        Ok(endpoint) => endpoint.transport(transport),
+    let endpoint = match workloads::endpoint(uri, transport) {
+        Ok(endpoint) => endpoint,
         Err(status) => {
             eprintln!("{status}");
             return ExitCode::from(2);
         }
-    };
-    // Built with `tls`: trust the CA in TLS_CA for an https:// URI over sockets.
-    #[cfg(feature = "tls")]
-    let endpoint = match std::env::var("TLS_CA") {
-        Ok(ca) if transport == Transport::Sockets => {
-            let ca = grpc_wasi::Certificate::from_pem(ca);
-            match endpoint.tls_config(grpc_wasi::ClientTlsConfig::new().ca_certificate(ca)) {
-                Ok(endpoint) => endpoint,
-                Err(status) => {
-                    eprintln!("{status}");
-                    return ExitCode::from(2);
-                }
-            }
-        }
-        _ => endpoint,
     };
     match grpc_wasi::block_on(workloads::run(endpoint, workload, count, size)) {
         Ok(figures) => {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
-use grpc_wasi::{Endpoint, Status};
+use grpc_wasi::{Channel, Endpoint, Status, Transport};
 use std::time::Instant;
 
 mod echo {
@@ -14,6 +14,23 @@ mod echo {
 
 use echo::EchoRequest;
 use echo::echo_client::EchoClient;
+
+/// The endpoint for `uri` over the transport named `transport`; built with `tls`, an
+/// `https://` URI over sockets trusts the CA in the environment variable `TLS_CA` (PEM).
+/// Errors: `InvalidArgument` for an unknown transport, a URI that does not parse, or a CA
+/// that cannot be used.
+pub fn endpoint(uri: &str, transport: &str) -> Result<Endpoint, Status> {
+    let transport: Transport = transport.parse()?;
+    let endpoint = Channel::from_shared(uri.to_owned())?.transport(transport);
+    #[cfg(feature = "tls")]
+    if let Ok(ca) = std::env::var("TLS_CA")
+        && transport == Transport::Sockets
+    {
+        let ca = grpc_wasi::Certificate::from_pem(ca);
+        return endpoint.tls_config(grpc_wasi::ClientTlsConfig::new().ca_certificate(ca));
+    }
+    Ok(endpoint)
+}
 
 /// Calls in flight at once in the `concurrent` workload.
 const CONCURRENCY: usize = 64;
