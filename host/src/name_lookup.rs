@@ -1,4 +1,4 @@
-//! `wasi:sockets/ip-name-lookup` that answers only the names the
+//! `wasi:sockets/ip-name-lookup` (WASI 0.2's and WASI 0.3's) that answers only the names the
 //! [`NetworkPolicy`](crate::NetworkPolicy) grants.
 //!
 //! wasmtime's own implementation is all or nothing (`allow_ip_name_lookup`): a guest granted

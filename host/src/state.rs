@@ -104,8 +104,9 @@ impl<D: Send> WasiView for GuestState<D> {
 /// wasmtime's, and `wasi:http/outgoing-handler` and `types` into `linker`: every import a
 /// grpc-wasi guest on any transport needs (WASI 0.2: `wasi:cli`, `wasi:io`, `wasi:clocks`,
 /// `wasi:random`, `wasi:filesystem`, `wasi:sockets` and `wasi:http` 0.2.x), and of WASI 0.3
-/// `wasi:cli`, `wasi:clocks`, `wasi:random` and `wasi:http` 0.3.0 (wasmtime 48's experimental
-/// WASIp3: the engine needs `Config::wasm_component_model_async`). The host functions
+/// `wasi:cli`, `wasi:clocks`, `wasi:random`, `wasi:sockets` (its `ip-name-lookup` the
+/// granted-names one too) and `wasi:http` 0.3.0 (wasmtime 48's experimental WASIp3: the engine
+/// needs `Config::wasm_component_model_async`). The host functions
 /// are async: instantiate with `instantiate_async` and call exports with their `_async` or
 /// `bindgen!(exports: { default: async })` forms, on a tokio runtime (wasmtime-wasi's sockets
 /// and [`OutgoingHttp2`] need one).
