@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -58,7 +58,7 @@ struct Ran {
 }
 
 /// Runs `program args`, killing it past [`RUN_LIMIT`].
-fn run_limited(program: &PathBuf, args: &[String]) -> Ran {
+fn run_limited(program: &Path, args: &[String]) -> Ran {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -167,6 +167,32 @@ fn the_echo_guest_runs_in_stock_wasmtime_over_grpc_web() {
     assert_four_calls(ran);
 }
 
+/// Runs `bench-guest-p3` (`wasm`) in the stock `wasmtime run` with WASI 0.3 on (`-S p3` and the
+/// Component Model's async) and `grants`, once for each `(uri, workload, key)`: 5 calls of 100
+/// bytes over `transport`, each run succeeding with `key` first in its output.
+fn bench_guest_p3_in_stock_wasmtime(
+    wasmtime: &Path,
+    wasm: &Path,
+    grants: &[&str],
+    transport: &str,
+    runs: &[(String, &str, &str)],
+) {
+    for (uri, workload, key) in runs {
+        let mut args: Vec<String> = ["run", "-S", "p3", "-W", "component-model-async"]
+            .into_iter()
+            .chain(grants.iter().copied())
+            .map(str::to_owned)
+            .collect();
+        args.push(wasm.display().to_string());
+        args.extend([uri, transport, workload, "5", "100"].map(str::to_owned));
+        let ran = run_limited(wasmtime, &args);
+        assert!(
+            ran.success && ran.stdout.starts_with(key),
+            "{transport} {workload}: {ran:?}"
+        );
+    }
+}
+
 #[test]
 fn the_wasi_0_3_bench_guest_runs_in_stock_wasmtime_over_grpc_web() {
     let Some(wasmtime) = wasmtime() else {
@@ -174,31 +200,13 @@ fn the_wasi_0_3_bench_guest_runs_in_stock_wasmtime_over_grpc_web() {
     };
     let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let wasm = guest::build("bench-guest-p3").unwrap();
-    // WASI 0.3 in the CLI: `-S p3` and the Component Model's async; its wasi:http is HTTP/1.1.
-    let grants = ["-S", "p3", "-S", "http", "-W", "component-model-async"];
-    for (workload, key) in [
-        ("unary", "p50_us="),
-        ("server-streaming", "mb_per_s="),
-        ("client-streaming-paced", "p50_us="),
-    ] {
-        let mut args: Vec<String> = std::iter::once("run")
-            .chain(grants)
-            .map(str::to_owned)
-            .collect();
-        args.push(wasm.display().to_string());
-        args.extend([
-            server.uri(),
-            "grpc-web".into(),
-            workload.into(),
-            "5".into(),
-            "100".into(),
-        ]);
-        let ran = run_limited(&wasmtime, &args);
-        assert!(
-            ran.success && ran.stdout.starts_with(key),
-            "{workload}: {ran:?}"
-        );
-    }
+    // The CLI's wasi:http is HTTP/1.1.
+    let runs = [
+        (server.uri(), "unary", "p50_us="),
+        (server.uri(), "server-streaming", "mb_per_s="),
+        (server.uri(), "client-streaming-paced", "p50_us="),
+    ];
+    bench_guest_p3_in_stock_wasmtime(&wasmtime, &wasm, &["-S", "http"], "grpc-web", &runs);
 }
 
 #[test]
@@ -208,45 +216,24 @@ fn the_wasi_0_3_bench_guest_runs_in_stock_wasmtime_over_wasi_sockets_0_3() {
     };
     let server = echo_server::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let wasm = guest::build_with_features("bench-guest-p3", &["sockets"]).unwrap();
-    // WASI 0.3 in the CLI with its network (`localhost` is looked up with WASI 0.3's
-    // `ip-name-lookup`).
+    // The CLI's network (`localhost` is looked up with WASI 0.3's `ip-name-lookup`); the
+    // guest imports wasi:http too.
     let grants = [
-        "-S",
-        "p3",
         "-S",
         "http",
         "-S",
         "inherit-network",
         "-S",
         "allow-ip-name-lookup",
-        "-W",
-        "component-model-async",
     ];
     let by_name = format!("http://localhost:{}", server.addr().port());
-    for (uri, workload, key) in [
+    let runs = [
         (server.uri(), "unary", "p50_us="),
-        (by_name.clone(), "ping-pong", "p50_us="),
+        (by_name, "ping-pong", "p50_us="),
         (server.uri(), "server-streaming", "mb_per_s="),
         (server.uri(), "client-streaming-paced", "p50_us="),
-    ] {
-        let mut args: Vec<String> = std::iter::once("run")
-            .chain(grants)
-            .map(str::to_owned)
-            .collect();
-        args.push(wasm.display().to_string());
-        args.extend([
-            uri,
-            "sockets".into(),
-            workload.into(),
-            "5".into(),
-            "100".into(),
-        ]);
-        let ran = run_limited(&wasmtime, &args);
-        assert!(
-            ran.success && ran.stdout.starts_with(key),
-            "{workload}: {ran:?}"
-        );
-    }
+    ];
+    bench_guest_p3_in_stock_wasmtime(&wasmtime, &wasm, &grants, "sockets", &runs);
 }
 
 /// The echo guest over wasi:http in `wasmtime run`, whose wasi:http speaks HTTP/1.1, against
