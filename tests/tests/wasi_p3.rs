@@ -256,6 +256,8 @@ fn faults(over: Over) {
         ("reset-8", 0, 1),
         ("reset-after-message-11", 0, 8),
         ("goaway", 0, 14),
+        // The TCP connection closed after one message of a response.
+        ("drop-connection", 0, 14),
         ("truncated", 0, 13),
         ("no-status", 0, 13),
         ("no-trailers", 0, 13),

@@ -115,8 +115,8 @@ impl Wasi03Streams {
     /// stream. Errors: the connection failed (reset). Also carries the last write on.
     pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Vec<u8>>>> {
         // The connection task polls reads whenever it runs: a write the host took only in
-        // part goes on here.
-        let _ = self.poll_write_done(cx);
+        // part goes on here (a failure is kept for the next write).
+        let _ = self.poll_write_finished(cx);
         let read = match &mut self.read {
             Some(read) => read,
             None => {
@@ -154,8 +154,9 @@ impl Wasi03Streams {
         Poll::Ready(Ok(Some(bytes)))
     }
 
-    /// Ready once no write is in progress; with the error of the last one if it failed.
-    fn poll_write_done(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Ready once no write is in progress; a write the host did not take all of (it dropped
+    /// its end) leaves its error in `write_error`.
+    fn poll_write_finished(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if let Some(write) = &mut self.write {
             let (writer, rest) = ready!(write.as_mut().poll(cx));
             self.write = None;
@@ -164,6 +165,12 @@ impl Wasi03Streams {
                 self.write_error = Some(io::ErrorKind::BrokenPipe.into());
             }
         }
+        Poll::Ready(())
+    }
+
+    /// Ready once no write is in progress; with the error of the last one if it failed.
+    fn poll_write_done(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_write_finished(cx));
         match self.write_error.take() {
             Some(e) => Poll::Ready(Err(e)),
             None => Poll::Ready(Ok(())),
