@@ -5,7 +5,8 @@
 //!
 //! - [`NetworkPolicy`]: the allow-list: TCP connects to listed addresses, lookups of listed
 //!   names only (no other query reaches a resolver: `wasi:sockets/ip-name-lookup`, WASI 0.2's
-//!   and 0.3's, is replaced by one that answers granted names alone, names compared as DNS does, after IDNA),
+//!   and 0.3's, is replaced by one that answers granted names alone, names compared as DNS
+//!   does, after IDNA),
 //!   `wasi:http` requests to listed authorities; every refusal logged (`log` target
 //!   `grpc_wasi_host`);
 //! - [`OutgoingHttp2`]: the `wasi:http` outgoing side speaking HTTP/2 (h2c for `http://`, ALPN

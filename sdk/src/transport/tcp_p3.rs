@@ -139,8 +139,7 @@ impl Wasi03Streams {
         match result {
             StreamResult::Complete(_) => {
                 self.reader = Some(reader);
-                self.read_size
-                    .record(self.read_size.next() as u64, bytes.len() as u64);
+                self.read_size.record(bytes.len() as u64);
             }
             // The host dropped its end: the peer's FIN, or the connection failed.
             StreamResult::Dropped | StreamResult::Cancelled => drop(reader),
@@ -192,19 +191,16 @@ impl Wasi03Streams {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         };
         let bytes = Vec::from(bytes.split());
-        let mut write: Write = Box::pin(async move {
+        self.write = Some(Box::pin(async move {
             let rest = writer.write_all(bytes).await;
             (writer, rest)
-        });
-        // The first poll hands the bytes over; the host takes them as it can send them.
-        match write.as_mut().poll(cx) {
-            Poll::Ready((writer, rest)) => {
-                self.writer = Some(writer);
-                if !rest.is_empty() {
-                    return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
-                }
-            }
-            Poll::Pending => self.write = Some(write),
+        }));
+        // The first poll hands the bytes over; the host takes them as it can send them, and a
+        // write it could not take at all fails now.
+        if self.poll_write_finished(cx).is_ready()
+            && let Some(e) = self.write_error.take()
+        {
+            return Poll::Ready(Err(e));
         }
         Poll::Ready(Ok(()))
     }

@@ -67,11 +67,12 @@ impl ReadSize {
         usize::try_from(self.next).unwrap_or(usize::MAX)
     }
 
-    /// Takes note that a read asked for `asked` bytes got `got`.
-    pub(crate) fn record(&mut self, asked: u64, got: u64) {
+    /// Takes note that a read, which asked for the size this gave it, got `got` bytes.
+    pub(crate) fn record(&mut self, got: u64) {
         if !self.adaptive {
             return;
         }
+        let asked = self.next;
         self.next = if got >= asked {
             asked.saturating_mul(4)
         } else {
@@ -109,7 +110,7 @@ pub(crate) fn poll_read(
         let asked = size.next;
         let read = stream.read(asked);
         if let Ok(bytes) = &read {
-            size.record(asked, bytes.len() as u64);
+            size.record(bytes.len() as u64);
         }
         match read {
             Ok(bytes) if bytes.is_empty() => {
