@@ -12,6 +12,7 @@ use grpc_wasi_host::{RunOptions, Runner};
 pub(crate) const CLIENTS: [&str; 3] = ["native tonic", "guest sockets", "guest wasi:http"];
 
 /// One workload: what the guest runs (`bench-guest` arguments) and the figures it yields.
+#[derive(Clone)]
 pub(crate) struct Workload {
     pub(crate) name: &'static str,
     pub(crate) count: usize,
@@ -113,22 +114,37 @@ pub(crate) fn percentile(mut samples: Vec<f64>, p: f64) -> f64 {
     samples.get(i).copied().unwrap_or(0.0)
 }
 
-/// Times `count` calls of `call`, one after the other: `p50_us` and `p99_us`. Errors: the first
-/// failed call's.
-pub(crate) async fn sequential(
-    count: usize,
-    mut call: impl AsyncFnMut() -> anyhow::Result<()>,
-) -> anyhow::Result<BTreeMap<String, f64>> {
-    let mut samples = Vec::with_capacity(count);
-    for _ in 0..count {
-        let start = Instant::now();
-        call().await?;
-        samples.push(start.elapsed().as_secs_f64() * 1e6);
+/// Runs `client` (native tonic's side of a workload) to its end as a task on the runner's
+/// runtime, as [`Runner::run_blocking`] runs a guest, so both are woken on a worker thread
+/// alike. Errors: `client`'s, or the task panicked.
+pub(crate) fn native<T: Send + 'static>(
+    runner: &Runner,
+    client: impl Future<Output = anyhow::Result<T>> + Send + 'static,
+) -> anyhow::Result<T> {
+    runner.runtime().block_on(runner.runtime().spawn(client))?
+}
+
+/// The times of calls made one after the other, in µs.
+pub(crate) struct Latencies(Vec<f64>);
+
+impl Latencies {
+    /// Room for `count` calls.
+    pub(crate) fn with_capacity(count: usize) -> Self {
+        Latencies(Vec::with_capacity(count))
     }
-    Ok(BTreeMap::from([
-        ("p99_us".into(), percentile(samples.clone(), 0.99)),
-        ("p50_us".into(), percentile(samples, 0.5)),
-    ]))
+
+    /// Records a call that started at `start` and has just ended.
+    pub(crate) fn record(&mut self, start: Instant) {
+        self.0.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+
+    /// `p50_us` and `p99_us`.
+    pub(crate) fn figures(self) -> BTreeMap<String, f64> {
+        BTreeMap::from([
+            ("p99_us".into(), percentile(self.0.clone(), 0.99)),
+            ("p50_us".into(), percentile(self.0, 0.5)),
+        ])
+    }
 }
 
 /// Runs a guest (`bench-guest`, or the shrunk echo-client) with `args`, allowed to reach

@@ -21,7 +21,9 @@ use crate::proto::EchoRequest;
 use crate::proto::echo_client::EchoClient;
 use crate::servers::echo_server;
 
-use measure::{CLIENTS, Row, cold_args, guest, guest_args, guest_only_row, percentile, workloads};
+use measure::{
+    CLIENTS, Row, cold_args, guest, guest_args, guest_only_row, native, percentile, workloads,
+};
 
 mod chart;
 mod measure;
@@ -57,7 +59,7 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         println!("round {round}/{rounds} ...");
         for workload in &workloads {
             let figures = [
-                runner.runtime().block_on(native::run(&uri, workload))?,
+                native(&runner, native::run(uri.clone(), workload.clone()))?,
                 guest(
                     &runner,
                     &component,
@@ -101,8 +103,9 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         }
         // Cold start: instantiate (component already compiled) + connect + first call.
         let start = Instant::now();
-        runner.runtime().block_on(async {
-            let mut client = EchoClient::connect(uri.clone()).await?;
+        let cold_uri = uri.clone();
+        native(&runner, async move {
+            let mut client = EchoClient::connect(cold_uri).await?;
             client
                 .unary_echo(EchoRequest {
                     message: "x".into(),

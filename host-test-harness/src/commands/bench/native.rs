@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
-use super::measure::{Workload, sequential};
+use super::measure::{Latencies, Workload};
 use crate::proto::EchoRequest;
 use crate::proto::echo_client::EchoClient;
 
@@ -29,8 +29,8 @@ fn three(
 }
 
 /// The native tonic client running `workload`; the same figures as the guest prints.
-pub(crate) async fn run(uri: &str, workload: &Workload) -> anyhow::Result<BTreeMap<String, f64>> {
-    let mut client = EchoClient::connect(uri.to_owned())
+pub(crate) async fn run(uri: String, workload: Workload) -> anyhow::Result<BTreeMap<String, f64>> {
+    let mut client = EchoClient::connect(uri)
         .await?
         .max_decoding_message_size(64 * 1024 * 1024);
     let payload = "x".repeat(workload.size);
@@ -40,34 +40,40 @@ pub(crate) async fn run(uri: &str, workload: &Workload) -> anyhow::Result<BTreeM
     let mut out = BTreeMap::new();
     match workload.name {
         "unary" => {
-            out = sequential(count, async || {
+            let mut latencies = Latencies::with_capacity(count);
+            for _ in 0..count {
+                let start = Instant::now();
                 client.unary_echo(request(payload.clone())).await?;
-                Ok(())
-            })
-            .await?;
+                latencies.record(start);
+            }
+            out = latencies.figures();
         }
         "client-streaming-calls" | "client-streaming-paced" => {
             let pause = match workload.name {
                 "client-streaming-paced" => Duration::from_millis(1),
                 _ => Duration::ZERO,
             };
-            out = sequential(count, async || {
+            let mut latencies = Latencies::with_capacity(count);
+            for _ in 0..count {
+                let start = Instant::now();
                 let messages = three(request(payload.clone()), pause);
                 client.client_streaming_echo(messages).await?;
-                Ok(())
-            })
-            .await?;
+                latencies.record(start);
+            }
+            out = latencies.figures();
         }
         "ping-pong" => {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let rx = tokio_stream::wrappers::UnboundedReceiverStream::new(rx);
             let mut replies = client.bidirectional_streaming_echo(rx).await?.into_inner();
-            out = sequential(count, async || {
+            let mut latencies = Latencies::with_capacity(count);
+            for _ in 0..count {
+                let start = Instant::now();
                 tx.send(request(payload.clone()))?;
                 replies.message().await?;
-                Ok(())
-            })
-            .await?;
+                latencies.record(start);
+            }
+            out = latencies.figures();
         }
         "concurrent" => {
             use futures::StreamExt as _;

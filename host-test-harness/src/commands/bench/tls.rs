@@ -10,7 +10,7 @@ use std::time::Instant;
 use tonic::transport::{Certificate, ClientTlsConfig};
 
 use super::measure::{
-    Row, Workload, cold_args, guest_args, guest_with_env, percentile, sequential,
+    Latencies, Row, Workload, cold_args, guest_args, guest_with_env, native, percentile,
 };
 use crate::guest;
 use crate::proto::EchoRequest;
@@ -68,20 +68,23 @@ pub(crate) fn rows(quick: bool, rounds: usize) -> anyhow::Result<Vec<Row>> {
     }
     for _ in 0..rounds {
         let payload = "x".repeat(unary.size);
-        let request = || EchoRequest {
+        let request = move || EchoRequest {
             message: payload.clone(),
         };
-        let (native_p50, native_cold) = runner.runtime().block_on(async {
+        let (native_uri, ca_pem, count) = (uri.clone(), pki.ca_pem.clone(), unary.count);
+        let (native_p50, native_cold) = native(&runner, async move {
             let start = Instant::now();
-            let mut client = native_client(&uri, &pki.ca_pem).await?;
+            let mut client = native_client(&native_uri, &ca_pem).await?;
             client.unary_echo(request()).await?;
             let cold = start.elapsed().as_secs_f64() * 1e3;
-            let figures = sequential(unary.count, async || {
+            let mut latencies = Latencies::with_capacity(count);
+            for _ in 0..count {
+                let start = Instant::now();
                 client.unary_echo(request()).await?;
-                Ok(())
-            })
-            .await?;
-            anyhow::Ok((figures.get("p50_us").copied().unwrap_or(0.0), cold))
+                latencies.record(start);
+            }
+            let p50 = latencies.figures().get("p50_us").copied().unwrap_or(0.0);
+            anyhow::Ok((p50, cold))
         })?;
         for variant in 0..2 {
             p50[variant][0].push(native_p50);
