@@ -18,6 +18,8 @@
 //! | `deadline` | one unary call the server answers after 10 s, with a deadline of SIZE ms | `code` (the status code's number), `elapsed_ms`, `server_cancelled` (1 once the server saw the call cancelled) |
 //! | `cancel-stream` | a client-streaming call that sends one message and then waits, under a deadline of SIZE ms | `code`, `server_cancelled` (1 once the server saw the request stream aborted) |
 //! | `status` | one unary call the server fails with code COUNT | `code` |
+//! | `floor-tcp-ping-pong` | COUNT round trips of SIZE bytes on a TCP connection to the URI's `host:port`, an echo server (no SDK: `wstd`'s `wasi:sockets` stream; TRANSPORT ignored) | `p50_us`, `p99_us` |
+//! | `floor-http-unary` | COUNT unary calls of SIZE bytes to the URI's echo service, each one `wasi:http` POST through `wstd`'s client (no SDK; TRANSPORT ignored) | `p50_us`, `p99_us` |
 //! | `fault-NAME` | one unary call to the harness's fault server's `/fault.Fault/NAME`, with a deadline of SIZE ms if not 0 | `code`, then `message=` and the status's message |
 //!
 //! Built with the `tls` feature, an `https://` URI over sockets trusts the CA in the environment
@@ -27,6 +29,7 @@
 
 use std::process::ExitCode;
 
+mod floor;
 mod workloads;
 
 fn main() -> ExitCode {
@@ -37,6 +40,18 @@ fn main() -> ExitCode {
     };
     let count = count.parse().unwrap_or(1).max(1);
     let size = size.parse().unwrap_or(0);
+    if let Some(floor) = workload.strip_prefix("floor-") {
+        return match grpc_wasi::block_on(floor::run(uri, floor, count, size)) {
+            Ok(figures) => {
+                println!("{figures}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{workload}: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let endpoint = match workloads::endpoint(uri, transport) {
         Ok(endpoint) => endpoint,
         Err(status) => {

@@ -7,7 +7,7 @@ use futures::{SinkExt, StreamExt};
 use grpc_wasi::{Channel, Endpoint, Status, Transport};
 use std::time::Instant;
 
-mod echo {
+pub(crate) mod echo {
     #![allow(missing_docs)]
     grpc_wasi::include_proto!("grpc.examples.echo");
 }
@@ -39,7 +39,7 @@ fn request(message: String) -> EchoRequest {
     EchoRequest { message }
 }
 
-fn micros(from: Instant) -> f64 {
+pub(crate) fn micros(from: Instant) -> f64 {
     Instant::now().duration_since(from).as_micros() as f64
 }
 
@@ -273,7 +273,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// `p50_us=… p99_us=…` of `samples` (µs).
-fn latencies(mut samples: Vec<f64>) -> String {
+pub(crate) fn latencies(mut samples: Vec<f64>) -> String {
     samples.sort_by(f64::total_cmp);
     format!(
         "p50_us={:.1} p99_us={:.1}",

@@ -8,6 +8,7 @@ pub mod fault_server;
 pub mod interop_server;
 mod ping_counter;
 pub mod route_guide_server;
+pub mod tcp_echo;
 pub mod test_server;
 pub mod tls;
 pub mod user_server;

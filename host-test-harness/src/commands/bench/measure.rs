@@ -117,7 +117,7 @@ pub(crate) fn percentile(mut samples: Vec<f64>, p: f64) -> f64 {
 /// Runs `client` (native tonic's side of a workload) to its end as a task on the runner's
 /// runtime, as [`Runner::run_blocking`] runs a guest, so both are woken on a worker thread
 /// alike. Errors: `client`'s, or the task panicked.
-pub(crate) fn native<T: Send + 'static>(
+pub(crate) fn run_native<T: Send + 'static>(
     runner: &Runner,
     client: impl Future<Output = anyhow::Result<T>> + Send + 'static,
 ) -> anyhow::Result<T> {

@@ -22,10 +22,11 @@ use crate::proto::echo_client::EchoClient;
 use crate::servers::echo_server;
 
 use measure::{
-    CLIENTS, Row, cold_args, guest, guest_args, guest_only_row, native, percentile, workloads,
+    CLIENTS, Row, cold_args, guest, guest_args, guest_only_row, percentile, run_native, workloads,
 };
 
 mod chart;
+mod floor;
 mod measure;
 mod native;
 mod p3;
@@ -59,7 +60,7 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         println!("round {round}/{rounds} ...");
         for workload in &workloads {
             let figures = [
-                native(&runner, native::run(uri.clone(), workload.clone()))?,
+                run_native(&runner, native::run(uri.clone(), workload.clone()))?,
                 guest(
                     &runner,
                     &component,
@@ -104,7 +105,7 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         // Cold start: instantiate (component already compiled) + connect + first call.
         let start = Instant::now();
         let cold_uri = uri.clone();
-        native(&runner, async move {
+        run_native(&runner, async move {
             let mut client = EchoClient::connect(cold_uri).await?;
             client
                 .unary_echo(EchoRequest {
@@ -138,6 +139,14 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
             }
         })
         .collect();
+
+    rows.extend(floor::rows(
+        &runner,
+        &component,
+        (&uri, server.addr()),
+        quick,
+        rounds,
+    )?);
 
     // Size, and memory after many calls (guest only).
     let (size, gzipped) = file_sizes(&echo_wasm)?;

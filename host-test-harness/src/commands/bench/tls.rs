@@ -10,7 +10,7 @@ use std::time::Instant;
 use tonic::transport::{Certificate, ClientTlsConfig};
 
 use super::measure::{
-    Latencies, Row, Workload, cold_args, guest_args, guest_with_env, native, percentile,
+    Latencies, Row, Workload, cold_args, guest_args, guest_with_env, percentile, run_native,
 };
 use crate::guest;
 use crate::proto::EchoRequest;
@@ -72,7 +72,7 @@ pub(crate) fn rows(quick: bool, rounds: usize) -> anyhow::Result<Vec<Row>> {
             message: payload.clone(),
         };
         let (native_uri, ca_pem, count) = (uri.clone(), pki.ca_pem.clone(), unary.count);
-        let (native_p50, native_cold) = native(&runner, async move {
+        let (native_p50, native_cold) = run_native(&runner, async move {
             let start = Instant::now();
             let mut client = native_client(&native_uri, &ca_pem).await?;
             client.unary_echo(request()).await?;
