@@ -87,6 +87,17 @@ fn dropping_a_call_future_cancels_the_call() {
 }
 
 #[test]
+fn dropping_a_call_whose_request_stream_is_open_aborts_the_stream() {
+    for mode in [Mode::Sockets, Mode::WasiHttp] {
+        assert_eq!(
+            run(mode, &["cancel-request-stream"]),
+            "ok: the server observed the cancel",
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
 fn compressed_messages_both_ways_with_each_encoding() {
     for mode in MODES {
         for encoding in ["gzip", "deflate", "zstd"] {

@@ -176,14 +176,14 @@ fn deadlines_and_statuses(over: Over) {
         "the server saw the call cancelled"
     );
     // A request stream still open when its deadline passes ends the call with
-    // DEADLINE_EXCEEDED. (Whether the server sees the stream aborted is not checked: over
-    // wasi:http that is wasmtime 48's to decide, its WASI 0.3 request body ending cleanly when
-    // its side of the trailers future is gone, whatever the guest wrote there; and the echo
-    // server sometimes records nothing, about 1 run in 8 over WASI 0.2's sockets as over WASI
-    // 0.3's, also when this is the first call to a fresh server: it starts watching the stream
-    // only once its handler has read the first message, not traced further.)
+    // DEADLINE_EXCEEDED, and the server sees the stream aborted, not ended.
     let out = over.run(&uri, "cancel-stream", 1, 200, over.grant(&server));
     assert_eq!(figure(&out.stdout, "code"), 4.0, "{}", out.stderr);
+    assert_eq!(
+        figure(&out.stdout, "server_cancelled"),
+        1.0,
+        "the server saw the request stream aborted"
+    );
     for code in [5, 9, 14] {
         let out = over.run(&uri, "status", code, 0, over.grant(&server));
         assert_eq!(figure(&out.stdout, "code"), code as f64, "{}", out.stderr);

@@ -394,8 +394,12 @@ impl Echo for EchoImpl {
                 messages.push(message);
             }
         }
-        // The stream ended cleanly.
         if let Some(guard) = tracked {
+            // tonic ends a request stream the client reset (RST_STREAM CANCEL) as if it had
+            // ended cleanly, and hyper drops the handler of a reset stream the next time the
+            // handler waits. Waiting once tells the two apart: a reset call ends here, and its
+            // guard records it; a stream that really ended goes on.
+            tokio::task::yield_now().await;
             guard.finish();
         }
         if let Some(rest) = messages.first().and_then(|m| m.strip_prefix("fail:")) {

@@ -566,6 +566,24 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
             drop(stream);
             server_saw_cancel(&mut client, tag).await?
         }
+        "cancel-request-stream" => {
+            // A client-streaming call whose request stream is still open when the call is
+            // dropped: the server must see the stream aborted, not ended.
+            let tag = "cancel-request-stream";
+            let messages = futures::stream::once(async move { request(format!("track:{tag}")) })
+                .chain(futures::stream::pending());
+            let mut call_client = client.clone();
+            let call = async move {
+                call_client
+                    .client_streaming_echo(Request::new(messages))
+                    .await
+                    .map(drop)
+            };
+            if let Err(what) = drop_after_200ms(call).await? {
+                return Ok(Err(what));
+            }
+            server_saw_cancel(&mut client, tag).await?
+        }
         "cancel-unary" => {
             let tag = "cancel-unary";
             let mut call_client = client.clone();
@@ -573,17 +591,10 @@ async fn scenario(uri: String, name: &str, n: usize) -> Result<Outcome, Status> 
                 call_client
                     .unary_echo(request(format!("sleep:60000:{tag}")))
                     .await
-                    .map(|_| "answered")
+                    .map(drop)
             };
-            let gave_up = async {
-                wstd::task::sleep(wstd::time::Duration::from_millis(200)).await;
-                Ok("gave up")
-            };
-            // Dropping the losing call future cancels the call.
-            let first = futures::future::select(Box::pin(call), Box::pin(gave_up)).await;
-            let outcome = first.factor_first().0?;
-            if outcome != "gave up" {
-                return Ok(Err(format!("the call {outcome}")));
+            if let Err(what) = drop_after_200ms(call).await? {
+                return Ok(Err(what));
             }
             server_saw_cancel(&mut client, tag).await?
         }
@@ -599,6 +610,23 @@ fn encoding_from_env(var: &str) -> Result<Option<CompressionEncoding>, Status> {
     CompressionEncoding::from_name(&name)
         .map(Some)
         .ok_or_else(|| Status::invalid_argument(format!("{var}: unknown encoding {name:?}")))
+}
+
+/// Runs `call` for 200 ms and drops it then, which cancels it: `Err(what)` if it ended first.
+/// Errors: the call's status, if it failed first.
+async fn drop_after_200ms(
+    call: impl Future<Output = Result<(), Status>>,
+) -> Result<Result<(), String>, Status> {
+    let gave_up = async {
+        wstd::task::sleep(wstd::time::Duration::from_millis(200)).await;
+        Ok(false)
+    };
+    let call = async { call.await.map(|()| true) };
+    let first = futures::future::select(Box::pin(call), Box::pin(gave_up)).await;
+    match first.factor_first().0? {
+        true => Ok(Err("the call answered".to_owned())),
+        false => Ok(Ok(())),
+    }
 }
 
 /// Asks the server, for up to 5 s, whether it saw the call tagged `tag` cancelled.
