@@ -40,32 +40,27 @@ fn main() -> ExitCode {
     };
     let count = count.parse().unwrap_or(1).max(1);
     let size = size.parse().unwrap_or(0);
-    if let Some(floor) = workload.strip_prefix("floor-") {
-        return match grpc_wasi::block_on(floor::run(uri, floor, count, size)) {
-            Ok(figures) => {
-                println!("{figures}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("{workload}: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    let endpoint = match workloads::endpoint(uri, transport) {
-        Ok(endpoint) => endpoint,
-        Err(status) => {
-            eprintln!("{status}");
-            return ExitCode::from(2);
+    let ran = match workload.strip_prefix("floor-") {
+        Some(floor) => grpc_wasi::block_on(floor::run(uri, floor, count, size)),
+        None => {
+            let endpoint = match workloads::endpoint(uri, transport) {
+                Ok(endpoint) => endpoint,
+                Err(status) => {
+                    eprintln!("{status}");
+                    return ExitCode::from(2);
+                }
+            };
+            grpc_wasi::block_on(workloads::run(endpoint, workload, count, size))
+                .map_err(|status| status.to_string())
         }
     };
-    match grpc_wasi::block_on(workloads::run(endpoint, workload, count, size)) {
+    match ran {
         Ok(figures) => {
             println!("{figures}");
             ExitCode::SUCCESS
         }
-        Err(status) => {
-            eprintln!("{workload}: {status}");
+        Err(e) => {
+            eprintln!("{workload}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -9,14 +9,13 @@
 //!   wasi:http column.
 
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use grpc_wasi_host::Runner;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use wasmtime::component::Component;
 
-use super::measure::{Latencies, Row, Workload, guest, percentile, run_native};
+use super::measure::{Latencies, Row, Workload, guest, guest_args, run_native};
 use super::native;
 use crate::servers::tcp_echo;
 
@@ -36,48 +35,40 @@ pub(crate) fn rows(
     let tcp_server = tcp_echo::start("127.0.0.1:0".parse()?)?;
     let tcp_addr = tcp_server.addr();
     let count = if quick { 100 } else { 2000 };
-    let unary = Workload {
-        name: "unary",
+    // The native side of the unary floor is native tonic's own unary workload.
+    let workload = |name, size| Workload {
+        name,
         count,
-        size: 1024,
+        size,
         figures: &[],
     };
+    let (tcp, http, unary) = (
+        workload("floor-tcp-ping-pong", TCP_SIZE),
+        workload("floor-http-unary", 1024),
+        workload("unary", 1024),
+    );
+    // The floor workloads pick their own interface: the guest's transport argument is not read.
+    let tcp_uri = tcp_server.uri();
     // [tcp, unary][client]: p50 over rounds.
     let mut p50: [[Vec<f64>; 3]; 2] = Default::default();
     for _ in 0..rounds {
         p50[0][0].push(run_native(runner, native_tcp(tcp_addr, count))?);
-        let args = floor_args(&tcp_server.uri(), "floor-tcp-ping-pong", count, TCP_SIZE);
+        let args = guest_args(&tcp_uri, "sockets", &tcp);
         p50[0][1].push(p50_of(guest(runner, component, tcp_addr, args)?.0)?);
         let figures = run_native(runner, native::run(echo_uri.to_owned(), unary.clone()))?;
         p50[1][0].push(p50_of(figures)?);
-        let args = floor_args(echo_uri, "floor-http-unary", count, unary.size);
+        let args = guest_args(echo_uri, "wasi-http", &http);
         p50[1][2].push(p50_of(guest(runner, component, echo_addr, args)?.0)?);
     }
-    let row = |label: &str, values: [Vec<f64>; 3]| Row {
-        label: label.to_owned(),
-        values: values.map(|v| (!v.is_empty()).then(|| percentile(v, 0.5))),
-        lower_is_better: true,
-    };
     let [tcp, unary] = p50;
     Ok(vec![
-        row("floor: TCP round trip 100 B, no SDK, p50 µs", tcp),
-        row(
+        Row::median("floor: TCP round trip 100 B, no SDK, p50 µs", tcp, true),
+        Row::median(
             "floor: unary 1 KiB, wstd over wasi:http, no SDK, p50 µs",
             unary,
+            true,
         ),
     ])
-}
-
-/// The bench guest's arguments for the floor workload `workload` against `uri`.
-fn floor_args(uri: &str, workload: &str, count: usize, size: usize) -> Vec<String> {
-    // The floor workloads pick their own interface: the transport argument is not read.
-    vec![
-        uri.to_owned(),
-        "sockets".to_owned(),
-        workload.to_owned(),
-        count.to_string(),
-        size.to_string(),
-    ]
 }
 
 /// The `p50_us` of a run's figures. Errors: it has none.
@@ -94,16 +85,18 @@ async fn native_tcp(addr: SocketAddr, count: usize) -> anyhow::Result<f64> {
     let mut buffer = vec![0; 64 * 1024];
     let mut latencies = Latencies::with_capacity(count);
     for _ in 0..count {
-        let start = Instant::now();
-        tcp.write_all(&message).await?;
-        let mut echoed = 0;
-        while echoed < TCP_SIZE {
-            match tcp.read(&mut buffer).await? {
-                0 => bail!("the TCP echo server closed the connection"),
-                n => echoed += n,
+        let round_trip = async {
+            tcp.write_all(&message).await?;
+            let mut echoed = 0;
+            while echoed < TCP_SIZE {
+                match tcp.read(&mut buffer).await? {
+                    0 => bail!("the TCP echo server closed the connection"),
+                    n => echoed += n,
+                }
             }
-        }
-        latencies.record(start);
+            Ok(())
+        };
+        latencies.time(round_trip).await?;
     }
-    p50_of(latencies.figures())
+    Ok(latencies.p50())
 }

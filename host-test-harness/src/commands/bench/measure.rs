@@ -133,9 +133,20 @@ impl Latencies {
         Latencies(Vec::with_capacity(count))
     }
 
-    /// Records a call that started at `start` and has just ended.
-    pub(crate) fn record(&mut self, start: Instant) {
+    /// Awaits `call` and records how long it took. Errors: `call`'s.
+    pub(crate) async fn time<T>(
+        &mut self,
+        call: impl Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        let start = Instant::now();
+        let out = call.await?;
         self.0.push(start.elapsed().as_secs_f64() * 1e6);
+        Ok(out)
+    }
+
+    /// The median, in µs (0 with none recorded).
+    pub(crate) fn p50(&self) -> f64 {
+        percentile(self.0.clone(), 0.5)
     }
 
     /// `p50_us` and `p99_us`.
@@ -195,6 +206,18 @@ pub(crate) struct Row {
     /// Median per client, in [`CLIENTS`] order; `None` where a client has no such figure.
     pub(crate) values: [Option<f64>; 3],
     pub(crate) lower_is_better: bool,
+}
+
+impl Row {
+    /// The row `label` of the medians of `samples` (per client, in [`CLIENTS`] order, a value
+    /// per round; none: no figure for that client).
+    pub(crate) fn median(label: &str, samples: [Vec<f64>; 3], lower_is_better: bool) -> Row {
+        Row {
+            label: label.to_owned(),
+            values: samples.map(|v| (!v.is_empty()).then(|| percentile(v, 0.5))),
+            lower_is_better,
+        }
+    }
 }
 
 /// The guest's arguments for a cold start: one unary call over `transport`.

@@ -21,9 +21,7 @@ use crate::proto::EchoRequest;
 use crate::proto::echo_client::EchoClient;
 use crate::servers::echo_server;
 
-use measure::{
-    CLIENTS, Row, cold_args, guest, guest_args, guest_only_row, percentile, run_native, workloads,
-};
+use measure::{CLIENTS, Row, cold_args, guest, guest_args, guest_only_row, run_native, workloads};
 
 mod chart;
 mod floor;
@@ -129,14 +127,7 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     let mut rows: Vec<Row> = order
         .into_iter()
         .map(|(label, lower_is_better)| {
-            let values = samples[&label]
-                .clone()
-                .map(|v| (!v.is_empty()).then(|| percentile(v, 0.5)));
-            Row {
-                label,
-                values,
-                lower_is_better,
-            }
+            Row::median(&label, samples[&label].clone(), lower_is_better)
         })
         .collect();
 

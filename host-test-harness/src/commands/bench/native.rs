@@ -42,9 +42,8 @@ pub(crate) async fn run(uri: String, workload: Workload) -> anyhow::Result<BTree
         "unary" => {
             let mut latencies = Latencies::with_capacity(count);
             for _ in 0..count {
-                let start = Instant::now();
-                client.unary_echo(request(payload.clone())).await?;
-                latencies.record(start);
+                let call = async { Ok(client.unary_echo(request(payload.clone())).await?) };
+                latencies.time(call).await?;
             }
             out = latencies.figures();
         }
@@ -55,10 +54,11 @@ pub(crate) async fn run(uri: String, workload: Workload) -> anyhow::Result<BTree
             };
             let mut latencies = Latencies::with_capacity(count);
             for _ in 0..count {
-                let start = Instant::now();
-                let messages = three(request(payload.clone()), pause);
-                client.client_streaming_echo(messages).await?;
-                latencies.record(start);
+                let call = async {
+                    let messages = three(request(payload.clone()), pause);
+                    Ok(client.client_streaming_echo(messages).await?)
+                };
+                latencies.time(call).await?;
             }
             out = latencies.figures();
         }
@@ -68,10 +68,11 @@ pub(crate) async fn run(uri: String, workload: Workload) -> anyhow::Result<BTree
             let mut replies = client.bidirectional_streaming_echo(rx).await?.into_inner();
             let mut latencies = Latencies::with_capacity(count);
             for _ in 0..count {
-                let start = Instant::now();
-                tx.send(request(payload.clone()))?;
-                replies.message().await?;
-                latencies.record(start);
+                let round_trip = async {
+                    tx.send(request(payload.clone()))?;
+                    Ok(replies.message().await?)
+                };
+                latencies.time(round_trip).await?;
             }
             out = latencies.figures();
         }

@@ -9,9 +9,7 @@ use std::time::Instant;
 
 use tonic::transport::{Certificate, ClientTlsConfig};
 
-use super::measure::{
-    Latencies, Row, Workload, cold_args, guest_args, guest_with_env, percentile, run_native,
-};
+use super::measure::{Latencies, Row, Workload, cold_args, guest_args, guest_with_env, run_native};
 use crate::guest;
 use crate::proto::EchoRequest;
 use crate::proto::echo_client::EchoClient;
@@ -79,12 +77,10 @@ pub(crate) fn rows(quick: bool, rounds: usize) -> anyhow::Result<Vec<Row>> {
             let cold = start.elapsed().as_secs_f64() * 1e3;
             let mut latencies = Latencies::with_capacity(count);
             for _ in 0..count {
-                let start = Instant::now();
-                client.unary_echo(request()).await?;
-                latencies.record(start);
+                let call = async { Ok(client.unary_echo(request()).await?) };
+                latencies.time(call).await?;
             }
-            let p50 = latencies.figures().get("p50_us").copied().unwrap_or(0.0);
-            anyhow::Ok((p50, cold))
+            anyhow::Ok((latencies.p50(), cold))
         })?;
         for variant in 0..2 {
             p50[variant][0].push(native_p50);
@@ -101,13 +97,7 @@ pub(crate) fn rows(quick: bool, rounds: usize) -> anyhow::Result<Vec<Row>> {
             cold[variant][client].push(elapsed.as_secs_f64() * 1e3);
         }
     }
-    let median =
-        |values: [Vec<f64>; 3]| values.map(|v| (!v.is_empty()).then(|| percentile(v, 0.5)));
-    let row = |label: &str, values| Row {
-        label: label.into(),
-        values: median(values),
-        lower_is_better: true,
-    };
+    let row = |label: &str, samples| Row::median(label, samples, true);
     let [p50, ring_p50] = p50;
     let [cold, ring_cold] = cold;
     let mut rows = vec![
