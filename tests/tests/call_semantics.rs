@@ -64,37 +64,30 @@ fn deadline_ends_a_call_the_server_has_not_answered() {
     }
 }
 
-#[test]
-fn dropping_a_streaming_response_cancels_the_call() {
+/// Runs the cancelling `scenario` over sockets and wasi:http: the server must observe the cancel.
+fn server_observes_the_cancel(scenario: &str) {
     for mode in [Mode::Sockets, Mode::WasiHttp] {
         assert_eq!(
-            run(mode, &["cancel-stream"]),
+            run(mode, &[scenario]),
             "ok: the server observed the cancel",
             "{mode:?}"
         );
     }
+}
+
+#[test]
+fn dropping_a_streaming_response_cancels_the_call() {
+    server_observes_the_cancel("cancel-stream");
 }
 
 #[test]
 fn dropping_a_call_future_cancels_the_call() {
-    for mode in [Mode::Sockets, Mode::WasiHttp] {
-        assert_eq!(
-            run(mode, &["cancel-unary"]),
-            "ok: the server observed the cancel",
-            "{mode:?}"
-        );
-    }
+    server_observes_the_cancel("cancel-unary");
 }
 
 #[test]
 fn dropping_a_call_whose_request_stream_is_open_aborts_the_stream() {
-    for mode in [Mode::Sockets, Mode::WasiHttp] {
-        assert_eq!(
-            run(mode, &["cancel-request-stream"]),
-            "ok: the server observed the cancel",
-            "{mode:?}"
-        );
-    }
+    server_observes_the_cancel("cancel-request-stream");
 }
 
 #[test]
