@@ -19,16 +19,20 @@ pub(crate) async fn run(
     size: usize,
 ) -> Result<String, String> {
     match name {
-        "tcp-ping-pong" => tcp_ping_pong(authority(uri), count, size).await,
+        "tcp-ping-pong" => tcp_ping_pong(&authority(uri)?, count, size).await,
         "http-unary" => http_unary(uri, count, size).await,
         other => Err(format!("no workload floor-{other}")),
     }
 }
 
-/// `host:port` of `uri` (`http://host:port/…`).
-fn authority(uri: &str) -> &str {
-    let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
-    rest.split('/').next().unwrap_or(rest)
+/// `host:port` of `uri` (`http://host:port/…`), as the SDK reads an endpoint's URI. Errors:
+/// a URI the SDK does not take.
+fn authority(uri: &str) -> Result<String, String> {
+    let endpoint = grpc_wasi::Channel::from_shared(uri.to_owned()).map_err(|s| s.to_string())?;
+    let authority = endpoint.uri().and_then(|uri| uri.authority());
+    authority
+        .map(|authority| authority.to_string())
+        .ok_or_else(|| format!("{uri} names no host:port"))
 }
 
 /// COUNT round trips of SIZE bytes on one TCP connection to an echo server: write them, read
